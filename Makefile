@@ -1,0 +1,77 @@
+# Streaming Data Solution for Amazon MSK: every task a developer or CI runs.
+# The Makefile installs what it needs into .venv (Python 3.13) and .venv-checkov; nothing else is assumed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := $(shell cat .python-version)
+PYTHON ?= $(shell command -v python$(PYTHON_VERSION) 2>/dev/null || ls -d $(HOME)/.pyenv/versions/$(PYTHON_VERSION)*/bin/python 2>/dev/null | head -n 1)
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+CHECKOV_VENV := .venv-checkov
+PIP_FLAGS := --quiet --disable-pip-version-check
+export PATH := $(BIN):$(PATH)
+export CHECKOV_BIN := $(abspath $(CHECKOV_VENV)/bin/checkov)
+export AWS_DEFAULT_REGION ?= us-east-1
+
+TEMPLATES := template.yaml $(wildcard nested/*.yaml)
+ENV ?= default
+
+.PHONY: help venv test test-unit test-templates test-integration lint format validate build deploy diagram clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (pyenv install $(PYTHON_VERSION)) or set PYTHON=" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) pip==26.3
+	$(BIN)/pip install $(PIP_FLAGS) --group dev -c constraints.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: pyproject.toml constraints-checkov.txt
+	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found" >&2; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) pip==26.3
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) --group checkov -c constraints-checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtual environments
+
+test: venv ## Run every test tier except e2e
+	$(BIN)/pytest --ignore=tests/e2e
+
+test-unit: venv ## Unit and functional tests only (fast)
+	$(BIN)/pytest tests/unit tests/functional
+
+test-templates: venv ## SAM transform, cfn-lint, checkov and the option matrix
+	$(BIN)/pytest tests/templates
+
+test-integration: venv ## Tests against the local broker and moto server
+	$(BIN)/pytest tests/integration
+
+lint: venv ## ruff, mypy, cfn-lint, checkov
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/shared functions local scripts
+	$(BIN)/cfn-lint $(TEMPLATES)
+	$(BIN)/python -m tests.templates.checkov_scan
+
+format: venv ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+validate: venv ## sam validate --lint on every template
+	@for t in $(TEMPLATES); do echo "sam validate --lint -t $$t"; $(BIN)/sam validate --lint -t $$t; done
+
+build: venv ## sam build (all functions and the shared layer, arm64)
+	$(BIN)/sam build
+
+deploy: build ## sam deploy --guided, using samconfig.toml's [ENV] section (ENV=default|dev|prod)
+	$(BIN)/sam deploy --guided --config-env $(ENV)
+
+diagram: venv ## Redraw docs/architecture.svg
+	$(BIN)/python scripts/draw_architecture.py docs/architecture.svg
+
+clean: ## Remove build output and virtual environments
+	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

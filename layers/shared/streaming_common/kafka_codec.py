@@ -1,0 +1,293 @@
+"""Kafka records as Lambda's MSK event carries them, and as the S3 archive stores them (one NDJSON line each).
+
+Event record (Lambda): base64 `key` and `value` (either may be absent or null), `headers` as a list of
+one-entry objects `{name: [byte, ...]}` whose bytes may be signed, records grouped by "<topic>-<partition>".
+
+Archive line (fixed, docs/archive-format.md):
+`{"topic", "partition", "offset", "timestamp", "timestampType", "key", "headers", "value"}` where
+- `value` is the parsed JSON when the value bytes are UTF-8 JSON, `null` for a tombstone, and otherwise the
+  field is `valueBase64` with the original bytes;
+- `key` is the UTF-8 text (or `null`); a key that is not UTF-8 becomes `keyBase64`;
+- `headers` is `[{"key", "value"}]` in record order (names may repeat); a header value that is not UTF-8
+  becomes `valueBase64`, a null header value stays `null`.
+
+JSON values are kept only when nothing can be lost by parsing them: a value that is the JSON literal
+`null` (which would read as a tombstone), an object with a repeated key, a number a double cannot hold
+exactly, or NaN/Infinity is archived as `valueBase64` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.shared.functions import decode_header_bytes
+
+Header = tuple[str, bytes | None]
+
+TIMESTAMP_TYPES = frozenset({"CREATE_TIME", "LOG_APPEND_TIME", "NO_TIMESTAMP_TYPE"})
+
+
+class RecordDecodeError(ValueError):
+    """A record in a Kafka event or an archive line is malformed; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """One Kafka record with its key, value and header values as the original bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: str = "CREATE_TIME"
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: tuple[Header, ...] = field(default_factory=tuple)
+
+    @property
+    def partition_id(self) -> str:
+        """The "<topic>-<partition>" string Lambda groups records by and reports failures with."""
+        return f"{self.topic}-{self.partition}"
+
+
+# ---------------------------------------------------------------- Lambda MSK event <-> KafkaRecord
+
+
+def _b64decode(text: str | None, field_name: str) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError, ValueError) as error:
+        raise RecordDecodeError(f"{field_name} is not valid base64: {error}") from None
+
+
+def _decode_headers(raw_headers: Any) -> tuple[Header, ...]:
+    if raw_headers is None:
+        return ()
+    if not isinstance(raw_headers, list):
+        raise RecordDecodeError("headers must be a list of {name: [byte, ...]} objects")
+    headers: list[Header] = []
+    for index, chunk in enumerate(raw_headers):
+        if not isinstance(chunk, Mapping):
+            raise RecordDecodeError(f"headers[{index}] must be an object")
+        for name, byte_values in chunk.items():
+            if byte_values is None:
+                headers.append((name, None))
+                continue
+            try:
+                headers.append((name, decode_header_bytes(byte_values)))
+            except (TypeError, ValueError) as error:
+                raise RecordDecodeError(f"headers[{index}].{name} is not a byte array: {error}") from None
+    return tuple(headers)
+
+
+def decode_event_record(raw: Mapping[str, Any]) -> KafkaRecord:
+    """Decode one record of a Lambda MSK or self-managed Kafka event."""
+    try:
+        return KafkaRecord(
+            topic=raw["topic"],
+            partition=int(raw["partition"]),
+            offset=int(raw["offset"]),
+            timestamp=int(raw["timestamp"]),
+            timestamp_type=raw.get("timestampType", "CREATE_TIME"),
+            key=_b64decode(raw.get("key"), "key"),
+            value=_b64decode(raw.get("value"), "value"),
+            headers=_decode_headers(raw.get("headers")),
+        )
+    except KeyError as missing:
+        raise RecordDecodeError(f"record has no {missing.args[0]!r} field") from None
+
+
+def iter_event_records(event: Mapping[str, Any]) -> Iterator[KafkaRecord]:
+    """Every record of a Lambda Kafka event, partition by partition, in offset order within each."""
+    for records in event.get("records", {}).values():
+        for raw in records:
+            yield decode_event_record(raw)
+
+
+def encode_event_record(record: KafkaRecord) -> dict[str, Any]:
+    """The record as Lambda puts it in an MSK event (the inverse of `decode_event_record`)."""
+    raw: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "timestampType": record.timestamp_type,
+        "value": None if record.value is None else base64.b64encode(record.value).decode("ascii"),
+        "headers": [{name: None if value is None else list(value)} for name, value in record.headers],
+    }
+    if record.key is not None:
+        raw["key"] = base64.b64encode(record.key).decode("ascii")
+    return raw
+
+
+def build_event(
+    records: Iterable[KafkaRecord],
+    *,
+    event_source_arn: str,
+    bootstrap_servers: str,
+    event_source: str = "aws:kafka",
+) -> dict[str, Any]:
+    """A Lambda MSK event holding `records`, grouped by "<topic>-<partition>" in arrival order."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault(record.partition_id, []).append(encode_event_record(record))
+    return {
+        "eventSource": event_source,
+        "eventSourceArn": event_source_arn,
+        "bootstrapServers": bootstrap_servers,
+        "records": grouped,
+    }
+
+
+# ---------------------------------------------------------------- KafkaRecord <-> archive line
+
+
+class _LossyJson(ValueError):
+    """Parsing this JSON would change it: keep the bytes instead."""
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _LossyJson("repeated object key")
+    return result
+
+
+def _exact_float(text: str) -> float:
+    number = float(text)
+    # Equal as decimals means the double's shortest form reads back as the same number (1e5 == 100000.0).
+    if Decimal(text) != Decimal(repr(number)):
+        raise _LossyJson("number needs more precision or range than a double")
+    return number
+
+
+def _reject_constant(name: str) -> Any:
+    raise _LossyJson(f"{name} is not JSON")
+
+
+_STRICT_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicate_keys,
+    parse_float=_exact_float,
+    parse_constant=_reject_constant,
+)
+
+
+def _parse_json_value(value: bytes) -> tuple[bool, Any]:
+    """(True, parsed) when `value` is UTF-8 JSON that parses without loss, else (False, None)."""
+    try:
+        parsed = _STRICT_DECODER.decode(value.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False, None
+    if parsed is None:
+        return False, None  # the literal `null` would read back as a tombstone
+    return True, parsed
+
+
+def _text_or_base64(data: bytes, text_field: str, base64_field: str) -> dict[str, str]:
+    try:
+        return {text_field: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {base64_field: base64.b64encode(data).decode("ascii")}
+
+
+def archive_document(record: KafkaRecord) -> dict[str, Any]:
+    """The archive line of `record` as a dict, before serialisation."""
+    document: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "timestampType": record.timestamp_type,
+    }
+    if record.key is None:
+        document["key"] = None
+    else:
+        document.update(_text_or_base64(record.key, "key", "keyBase64"))
+    document["headers"] = [
+        {"key": name, "value": None} if value is None else {"key": name, **_text_or_base64(value, "value", "valueBase64")}
+        for name, value in record.headers
+    ]
+    if record.value is None:
+        document["value"] = None
+    else:
+        is_json, parsed = _parse_json_value(record.value)
+        if is_json:
+            document["value"] = parsed
+        else:
+            document["valueBase64"] = base64.b64encode(record.value).decode("ascii")
+    return document
+
+
+def to_archive_line(record: KafkaRecord) -> bytes:
+    """The record's archive line: compact UTF-8 JSON ending in a newline."""
+    document = archive_document(record)
+    try:
+        return _dump_line(document)
+    except UnicodeEncodeError:
+        # Only a JSON value with an escaped lone surrogate ("\\ud800") gets here: keep its bytes instead.
+        if record.value is None:
+            raise
+        document.pop("value")
+        document["valueBase64"] = base64.b64encode(record.value).decode("ascii")
+        return _dump_line(document)
+
+
+def _dump_line(document: Mapping[str, Any]) -> bytes:
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8") + b"\n"
+
+
+def _field_bytes(document: Mapping[str, Any], text_field: str, base64_field: str, where: str) -> bytes | None:
+    if base64_field in document:
+        return _b64decode(document[base64_field], f"{where}.{base64_field}")
+    text = document.get(text_field)
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise RecordDecodeError(f"{where}.{text_field} must be a string or null")
+    return text.encode("utf-8")
+
+
+def from_archive_line(line: bytes | str) -> KafkaRecord:
+    """Read an archive line back into a record.
+
+    Keys, header values and `valueBase64` values come back byte for byte; a JSON `value` comes back as its
+    compact serialisation, which parses to exactly the JSON that was produced.
+    """
+    try:
+        document = json.loads(line)
+    except ValueError as error:
+        raise RecordDecodeError(f"archive line is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise RecordDecodeError("archive line must be a JSON object")
+    try:
+        headers: Sequence[Mapping[str, Any]] = document.get("headers") or []
+        if "valueBase64" in document:
+            value = _b64decode(document["valueBase64"], "valueBase64")
+        elif document["value"] is None:
+            value = None
+        else:
+            value = json.dumps(document["value"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return KafkaRecord(
+            topic=document["topic"],
+            partition=document["partition"],
+            offset=document["offset"],
+            timestamp=document["timestamp"],
+            timestamp_type=document["timestampType"],
+            key=_field_bytes(document, "key", "keyBase64", "record"),
+            value=value,
+            headers=tuple(
+                (header["key"], _field_bytes(header, "value", "valueBase64", f"headers[{index}]"))
+                for index, header in enumerate(headers)
+            ),
+        )
+    except KeyError as missing:
+        raise RecordDecodeError(f"archive line has no {missing.args[0]!r} field") from None

@@ -1,0 +1,27 @@
+"""Settings every test tier shares: no real AWS credentials or endpoints are ever used."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Fixed before any boto3 client is created: tests never reach AWS.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's dummy credentials
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "StreamingDataSolutionTests")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cached_clients() -> None:
+    """Each test gets new boto3 clients and settings, as a new Lambda container would."""
+    from streaming_common.aws_clients import client
+    from streaming_common.settings import load_settings
+
+    client.cache_clear()
+    load_settings.cache_clear()
