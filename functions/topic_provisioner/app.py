@@ -1,0 +1,42 @@
+"""CloudFormation custom resource: the solution's topic on MSK Serverless."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+from crhelper import CfnResource
+
+import topic_admin
+from streaming_common.kafka_config import client_config
+from streaming_common.observability import logger
+from streaming_common.settings import KafkaSettings, load_settings
+
+helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+
+
+@cache
+def admin_client() -> AdminClient:
+    """One admin client per container; poll once so an IAM token is fetched before the first request."""
+    admin = AdminClient(client_config(load_settings(KafkaSettings)))
+    admin.poll(0)
+    return admin
+
+
+@helper.create
+@helper.update
+def create_or_update(event: dict[str, Any], _context: Any) -> str:
+    return topic_admin.ensure_topic(admin_client(), topic_admin.spec_from_properties(event["ResourceProperties"]))
+
+
+@helper.delete
+def delete(event: dict[str, Any], _context: Any) -> None:
+    if event.get("PhysicalResourceId") != event["ResourceProperties"].get("TopicName"):
+        return  # creation failed before any topic existed: nothing to delete
+    topic_admin.delete_topic(admin_client(), topic_admin.spec_from_properties(event["ResourceProperties"]))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> None:
+    helper(event, context)

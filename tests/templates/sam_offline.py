@@ -1,0 +1,71 @@
+"""The SAM transform, run offline exactly as `sam deploy` would run it in CloudFormation.
+
+Local `CodeUri`, `ContentUri` and `Location` paths are first replaced by S3 URIs (what `sam package` does),
+and managed policy names are resolved from the list samtranslator ships instead of calling IAM.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+# The transform fills AWS::Region-dependent values (partition, managed policy ARNs) from the session.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+REPO = Path(__file__).resolve().parents[2]
+ROOT_TEMPLATE = REPO / "template.yaml"
+NESTED_TEMPLATES = sorted((REPO / "nested").glob("*.yaml"))
+ALL_TEMPLATES = [ROOT_TEMPLATE, *NESTED_TEMPLATES] if ROOT_TEMPLATE.exists() else NESTED_TEMPLATES
+
+_PACKAGED_PROPERTY = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::Application": "Location",
+}
+
+
+class _ShippedManagedPolicies:
+    """samtranslator's ManagedPolicyLoader, answered from its bundled list instead of IAM."""
+
+    def load(self) -> dict[str, str]:
+        data = resources.files("samtranslator").joinpath("internal/data/aws_managed_policies.json")
+        return dict(json.loads(data.read_text())["aws"])
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """The template as CloudFormation reads it (short-form intrinsics expanded)."""
+    return dict(yaml_parse(path.read_text()))
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `template` whose local artefact paths are S3 locations, as after `sam package`."""
+    result = copy.deepcopy(template)
+    for name, resource in result.get("Resources", {}).items():
+        prop = _PACKAGED_PROPERTY.get(resource.get("Type", ""))
+        properties = resource.get("Properties", {})
+        value = properties.get(prop) if prop else None
+        if isinstance(value, str) and not value.startswith(("s3://", "https://")):
+            if prop == "Location":
+                properties[prop] = f"https://artifacts.s3.amazonaws.com/{name}/{Path(value).name}"
+            else:
+                properties[prop] = f"s3://artifacts/{name}.zip"
+    return result
+
+
+@cache
+def _translated_json(path: Path) -> str:
+    translated = transform(packaged(load_template(path)), {}, _ShippedManagedPolicies())  # type: ignore[arg-type]
+    return json.dumps(translated)
+
+
+def translate(path: Path) -> dict[str, Any]:
+    """The CloudFormation template the SAM transform makes of `path` (a fresh copy each call)."""
+    return dict(json.loads(_translated_json(path)))
