@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.templates.sam_offline import ALL_TEMPLATES, REPO, translate
+from tests.templates.scenarios import scenarios_for
 
 
 def checkov_binary() -> str:
@@ -22,14 +23,28 @@ def checkov_binary() -> str:
     return os.environ.get("CHECKOV_BIN") or str(REPO / ".venv-checkov" / "bin" / "checkov")
 
 
-def scan() -> list[dict[str, Any]]:
-    """Run checkov over every translated template; one summary per template."""
+def scenario_templates(template: Path) -> dict[str, dict[str, Any]]:
+    """The translated template once per scenario, the scenario's values set as parameter defaults."""
+    translated = translate(template)
+    parameters = translated.get("Parameters", {})
+    variants = {}
+    for scenario, values in scenarios_for(template.stem, set(parameters)).items():
+        variant = json.loads(json.dumps(translated))
+        for name, value in values.items():
+            variant["Parameters"][name]["Default"] = value
+        variants[f"{template.stem}--{scenario}"] = variant
+    return variants
+
+
+def scan(templates: list[Path] = ALL_TEMPLATES) -> list[dict[str, Any]]:
+    """Run checkov over every scenario of every translated template; one report per file."""
     with tempfile.TemporaryDirectory() as workdir:
-        for template in ALL_TEMPLATES:
-            (Path(workdir) / f"{template.stem}.json").write_text(json.dumps(translate(template), indent=1))
+        for template in templates:
+            for name, variant in scenario_templates(template).items():
+                (Path(workdir) / f"{name}.json").write_text(json.dumps(variant, indent=1))
         completed = subprocess.run(
             [checkov_binary(), "--directory", workdir, "--framework", "cloudformation", "--output", "json",
-             "--quiet", "--compact", "--skip-download"],
+             "--compact", "--skip-download"],
             capture_output=True, text=True, check=False, timeout=600,
         )
     if completed.returncode not in (0, 1):

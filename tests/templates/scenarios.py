@@ -1,0 +1,48 @@
+"""Parameter sets that, together, switch on every resource of every template.
+
+checkov evaluates Conditions with the parameters' defaults, so one scan of a template checks only its
+default branch; the scan runs once per scenario, with that scenario's values as defaults.
+tests/templates/test_security.py proves the scenarios of each template cover all of its resources.
+"""
+
+from __future__ import annotations
+
+EXISTING_CLUSTER = {
+    "ExistingClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/existing/0b9e2f47-aaaa-bbbb-cccc-444455556666-2",
+    "ExistingClusterSubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
+    "ExistingClusterSecurityGroupIds": "sg-0aaaaaaaaaaaaaaaa",
+}
+EXISTING_VPC = {
+    "ExistingVpcId": "vpc-0aaaaaaaaaaaaaaaa",
+    "ExistingPrivateSubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb,subnet-0cccccccccccccccc",
+}
+# Values for parameters that have no default (nested stacks wired by the root).
+WIRED = {
+    "SubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb,subnet-0cccccccccccccccc",
+    "BrokerSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
+    "ClientSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
+}
+
+SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
+    "template": {
+        "defaults": {},
+        "existing-cluster": EXISTING_CLUSTER,
+    },
+    "network": {
+        "vpc-endpoints": {},
+        "nat-gateways": {"EgressMode": "NatGateway"},
+        "existing-vpc": EXISTING_VPC,
+    },
+    "msk-cluster": {
+        "provisioned-iam": {},
+        "provisioned-scram": {"ClientAuthentication": "SCRAM"},
+        "express": {"ClusterType": "Express"},
+        "serverless": {"ClusterType": "Serverless"},
+    },
+}
+
+
+def scenarios_for(template_stem: str, parameter_names: set[str]) -> dict[str, dict[str, str]]:
+    """The scenarios of one template (file name without .yaml), with values for its wired parameters."""
+    wired = {name: value for name, value in WIRED.items() if name in parameter_names}
+    return {name: wired | values for name, values in SCENARIOS.get(template_stem, {"defaults": {}}).items()}
