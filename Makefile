@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv test test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo test test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -75,3 +75,6 @@ diagram: venv ## Redraw docs/architecture.svg
 
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+demo: $(VENV)/.installed ## Run the solution's pieces end to end on this machine (no AWS, no Docker)
+	PYTHONPATH=layers/shared:functions/topic_provisioner:. $(BIN)/python -m local.demo
