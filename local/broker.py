@@ -40,7 +40,7 @@ def wait_until_ready(bootstrap_servers: str, timeout: float = READY_TIMEOUT_SECO
         try:
             admin.list_topics(timeout=2)
             return
-        except Exception as error:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as error:
             last_error = error
             time.sleep(0.2)
     raise BrokerError(f"no Kafka broker answered at {bootstrap_servers} within {timeout:.0f} s: {last_error}")
@@ -65,9 +65,19 @@ def running_broker(log_file: Path | None = None) -> Iterator[str]:
     log_path = log_file or Path(tempfile.gettempdir()) / f"tansu-{address.replace(':', '-')}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [tansu_binary(), "broker", "--listener-url", f"tcp://{address}",
-             "--advertised-listener-url", f"tcp://{address}", "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                tansu_binary(),
+                "broker",
+                "--listener-url",
+                f"tcp://{address}",
+                "--advertised-listener-url",
+                f"tcp://{address}",
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         try:
             try:

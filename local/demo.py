@@ -15,10 +15,10 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-
-from local.broker import running_broker
 from streaming_common.kafka_codec import KafkaRecord, build_event, iter_event_records, to_archive_line
 from topic_admin import TopicSpec, ensure_topic
+
+from local.broker import running_broker
 
 TOPIC = "streaming-events"
 PARTITIONS = 3
@@ -26,8 +26,9 @@ RECORDS = 2000
 
 
 def _produce(bootstrap: str) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 5})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+    )
     failures: list[str] = []
 
     def on_delivery(error: object, _message: object) -> None:
@@ -36,8 +37,13 @@ def _produce(bootstrap: str) -> int:
 
     for index in range(RECORDS):
         value = json.dumps({"deviceId": f"device-{index % 50}", "reading": index * 0.5, "seq": index})
-        producer.produce(TOPIC, key=f"device-{index % 50}", value=value, headers={"source": b"demo"},
-                         on_delivery=on_delivery)
+        producer.produce(
+            TOPIC,
+            key=f"device-{index % 50}",
+            value=value,
+            headers={"source": b"demo"},
+            on_delivery=on_delivery,
+        )
         producer.poll(0)
     producer.flush(30)
     if failures:
@@ -52,14 +58,27 @@ def _consume(bootstrap: str) -> list[KafkaRecord]:
     deadline = time.monotonic() + 30
     while len(records) < RECORDS and time.monotonic() < deadline:
         for message in consumer.consume(500, timeout=1):
-            if message.error():
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if message.error() or topic is None or partition is None or offset is None:
                 continue
             kind, timestamp = message.timestamp()
-            records.append(KafkaRecord(
-                message.topic(), message.partition(), message.offset(), timestamp,
-                "LOG_APPEND_TIME" if kind == 2 else "CREATE_TIME", message.key(), message.value(),
-                tuple((name, value) for name, value in (message.headers() or [])),
-            ))
+            raw_headers = message.headers() or []
+            pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+            headers = tuple(
+                (name, value.encode() if isinstance(value, str) else value) for name, value in pairs
+            )
+            records.append(
+                KafkaRecord(
+                    topic,
+                    partition,
+                    offset,
+                    timestamp,
+                    "LOG_APPEND_TIME" if kind == 2 else "CREATE_TIME",
+                    message.key(),
+                    message.value(),
+                    headers,
+                )
+            )
     consumer.close()
     return records
 
@@ -70,8 +89,11 @@ def main() -> int:
         ensure_topic(AdminClient({"bootstrap.servers": bootstrap}), TopicSpec(TOPIC, PARTITIONS))
         produced = _produce(bootstrap)
         consumed = _consume(bootstrap)
-    event = build_event(consumed, event_source_arn="arn:aws:kafka:local:000000000000:cluster/demo/local",
-                        bootstrap_servers=bootstrap)
+    event = build_event(
+        consumed,
+        event_source_arn="arn:aws:kafka:local:000000000000:cluster/demo/local",
+        bootstrap_servers=bootstrap,
+    )
     archive = Path(tempfile.mkdtemp(prefix="msk-demo-")) / "archive.ndjson"
     with archive.open("wb") as out:
         archived = sum(out.write(to_archive_line(record)) > 0 for record in iter_event_records(event))
@@ -79,7 +101,10 @@ def main() -> int:
     print(f"broker            Tansu at {bootstrap} (stopped)")
     print(f"topic             {TOPIC}, {PARTITIONS} partitions")
     print(f"produced          {produced} records (idempotent, acks=all)")
-    print(f"consumed          {len(consumed)} records in {len(event['records'])} partitions, as one Lambda MSK event")
+    print(
+        f"consumed          {len(consumed)} records in {len(event['records'])} partitions,"
+        " as one Lambda MSK event"
+    )
     print(f"archived          {archived} lines -> {archive}")
     print(f"unaccounted       {unaccounted}")
     print(f"took              {time.monotonic() - started:.1f} s")

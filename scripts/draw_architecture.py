@@ -60,25 +60,38 @@ def render() -> str:
         '<path d="M0,0 L10,4 L0,8 z" fill="#444"/></marker></defs>',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
         '<text x="20" y="24" font-size="16" font-weight="bold">Streaming Data Solution for Amazon MSK</text>',
-        '<rect x="215" y="160" width="650" height="250" rx="10" fill="none" stroke="#999" stroke-dasharray="6 4"/>',
+        '<rect x="215" y="160" width="650" height="250" rx="10" fill="none" stroke="#999" '
+        'stroke-dasharray="6 4"/>',
         '<text x="225" y="178" fill="#666">VPC: private subnets, VPC endpoints or NAT, flow logs</text>',
     ]
     for source, target, label in ARROWS:
         x1, y1 = _edge_point(source, _centre(target))
         x2, y2 = _edge_point(target, _centre(source))
-        parts.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" stroke="#444" '
-                     'stroke-width="1.6" marker-end="url(#arrow)"/>')
+        parts.append(
+            f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" stroke="#444" '
+            'stroke-width="1.6" marker-end="url(#arrow)"/>'
+        )
         if label:
-            parts.append(f'<text x="{(x1 + x2) / 2 + 6:.0f}" y="{(y1 + y2) / 2 - 6:.0f}" fill="#333" '
-                         f'font-size="11">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{(x1 + x2) / 2 + 6:.0f}" y="{(y1 + y2) / 2 - 6:.0f}" fill="#333" '
+                f'font-size="11">{escape(label)}</text>'
+            )
     for x, y, fill, lines in BOXES.values():
-        parts.append(f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" stroke="#555"/>')
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" stroke="#555"/>'
+        )
         for index, line in enumerate(lines):
             weight = ' font-weight="bold"' if index == 0 else ""
-            parts.append(f'<text x="{x + BOX_W / 2:.0f}" y="{y + 24 + index * 18}" text-anchor="middle"{weight}>'
-                         f"{escape(line)}</text>")
-    parts.append('<text x="20" y="420" fill="#666" font-size="11">Every component reports to CloudWatch;</text>')
-    parts.append('<text x="20" y="436" fill="#666" font-size="11">DeploymentOption chooses which are deployed.</text>')
+            parts.append(
+                f'<text x="{x + BOX_W / 2:.0f}" y="{y + 24 + index * 18}" text-anchor="middle"{weight}>'
+                f"{escape(line)}</text>"
+            )
+    parts.append(
+        '<text x="20" y="420" fill="#666" font-size="11">Every component reports to CloudWatch;</text>'
+    )
+    parts.append(
+        '<text x="20" y="436" fill="#666" font-size="11">DeploymentOption chooses which are deployed.</text>'
+    )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

@@ -58,7 +58,8 @@ def load_handler(function: str) -> Any:
 
     path = Path(__file__).resolve().parents[1] / "functions" / function / "app.py"
     spec = importlib.util.spec_from_file_location(f"{function}_app", path)
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

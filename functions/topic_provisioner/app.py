@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import topic_admin
 from confluent_kafka.admin import AdminClient
 from crhelper import CfnResource
-
-import topic_admin
 from streaming_common.kafka_config import client_config
 from streaming_common.observability import logger
 from streaming_common.settings import KafkaSettings, load_settings
@@ -27,7 +26,9 @@ def admin_client() -> AdminClient:
 @helper.create
 @helper.update
 def create_or_update(event: dict[str, Any], _context: Any) -> str:
-    return topic_admin.ensure_topic(admin_client(), topic_admin.spec_from_properties(event["ResourceProperties"]))
+    return topic_admin.ensure_topic(
+        admin_client(), topic_admin.spec_from_properties(event["ResourceProperties"])
+    )
 
 
 @helper.delete

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
-
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # exported at run time, not in the stubs
+    AdminClient,
+    NewPartitions,
+    NewTopic,
+)
 from streaming_common.observability import logger
 
 ADMIN_TIMEOUT_SECONDS = 60.0
@@ -48,7 +51,9 @@ def spec_from_properties(properties: Mapping[str, Any]) -> TopicSpec:
         raise TopicRequestError(f"Partitions must be at least 1, got {partitions}")
     replication = _as_int(properties, "ReplicationFactor", -1)
     if replication == 0 or replication < -1:
-        raise TopicRequestError(f"ReplicationFactor must be -1 (cluster default) or at least 1, got {replication}")
+        raise TopicRequestError(
+            f"ReplicationFactor must be -1 (cluster default) or at least 1, got {replication}"
+        )
     configs = properties.get("Configs") or {}
     if not isinstance(configs, Mapping):
         raise TopicRequestError("Configs must be a map of Kafka topic settings")
@@ -78,10 +83,16 @@ def ensure_topic(admin: AdminClient, spec: TopicSpec) -> str:
     current = _partition_count(admin, spec.name)
     if current is None:
         logger.info("creating topic", extra={"topic": spec.name, "partitions": spec.partitions})
-        new_topic = NewTopic(spec.name, num_partitions=spec.partitions,
-                             replication_factor=spec.replication_factor, config=dict(spec.configs or {}))
-        _wait(admin.create_topics([new_topic], request_timeout=ADMIN_TIMEOUT_SECONDS),
-              ignore=frozenset({KafkaError.TOPIC_ALREADY_EXISTS}))
+        new_topic = NewTopic(
+            spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            config=dict(spec.configs or {}),
+        )
+        _wait(
+            admin.create_topics([new_topic], request_timeout=ADMIN_TIMEOUT_SECONDS),
+            ignore=frozenset({KafkaError.TOPIC_ALREADY_EXISTS}),
+        )
     elif current < spec.partitions:
         logger.info("adding partitions", extra={"topic": spec.name, "from": current, "to": spec.partitions})
         _wait(admin.create_partitions([NewPartitions(spec.name, spec.partitions)]))
@@ -97,5 +108,7 @@ def delete_topic(admin: AdminClient, spec: TopicSpec) -> None:
     if not spec.delete_on_stack_delete:
         logger.info("keeping topic (DeleteOnStackDelete is false)", extra={"topic": spec.name})
         return
-    _wait(admin.delete_topics([spec.name], request_timeout=ADMIN_TIMEOUT_SECONDS),
-          ignore=frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART}))
+    _wait(
+        admin.delete_topics([spec.name], request_timeout=ADMIN_TIMEOUT_SECONDS),
+        ignore=frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART}),
+    )

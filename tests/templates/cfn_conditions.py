@@ -11,7 +11,7 @@ from typing import Any
 NO_VALUE = object()
 
 
-class UnsupportedIntrinsic(ValueError):
+class UnsupportedIntrinsicError(ValueError):
     """The evaluator met a function it does not implement."""
 
 
@@ -32,13 +32,13 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None 
     return values
 
 
-def _value(node: Any, params: dict[str, str], conditions: dict[str, bool]) -> Any:
+def _value(node: Any, params: dict[str, str], conditions: dict[str, bool]) -> Any:  # noqa: PLR0911, PLR0912 - a branch per function
     if isinstance(node, (str, int, float, bool)):
         return node
     if isinstance(node, list):
         return [v for v in (_value(item, params, conditions) for item in node) if v is not NO_VALUE]
     if isinstance(node, dict) and len(node) == 1:
-        (function, argument), = node.items()
+        ((function, argument),) = node.items()
         if function == "Ref":
             if argument == "AWS::NoValue":
                 return NO_VALUE
@@ -63,7 +63,7 @@ def _value(node: Any, params: dict[str, str], conditions: dict[str, bool]) -> An
         if function == "Fn::GetAtt":
             target = argument if isinstance(argument, list) else argument.split(".", 1)
             return f"<{'.'.join(target)}>"
-    raise UnsupportedIntrinsic(f"cannot evaluate {node!r}")
+    raise UnsupportedIntrinsicError(f"cannot evaluate {node!r}")
 
 
 def evaluate_conditions(template: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
@@ -80,7 +80,7 @@ def evaluate_conditions(template: dict[str, Any], params: dict[str, str]) -> dic
             del pending[name]
             progressed = True
         if not progressed:
-            raise UnsupportedIntrinsic(f"conditions never resolve: {sorted(pending)}")
+            raise UnsupportedIntrinsicError(f"conditions never resolve: {sorted(pending)}")
     return resolved
 
 
@@ -100,9 +100,7 @@ def output_value(template: dict[str, Any], params: dict[str, str], output: str) 
     return _value(template["Outputs"][output]["Value"], params, conditions)
 
 
-def nested_parameters(
-    root: dict[str, Any], application: str, params: dict[str, str]
-) -> dict[str, str]:
+def nested_parameters(root: dict[str, Any], application: str, params: dict[str, str]) -> dict[str, str]:
     """The parameter values the root passes to one of its nested applications."""
     conditions = evaluate_conditions(root, params)
     passed = root["Resources"][application]["Properties"].get("Parameters", {})

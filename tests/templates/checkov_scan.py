@@ -43,9 +43,21 @@ def scan(templates: list[Path] = ALL_TEMPLATES) -> list[dict[str, Any]]:
             for name, variant in scenario_templates(template).items():
                 (Path(workdir) / f"{name}.json").write_text(json.dumps(variant, indent=1))
         completed = subprocess.run(
-            [checkov_binary(), "--directory", workdir, "--framework", "cloudformation", "--output", "json",
-             "--compact", "--skip-download"],
-            capture_output=True, text=True, check=False, timeout=600,
+            [
+                checkov_binary(),
+                "--directory",
+                workdir,
+                "--framework",
+                "cloudformation",
+                "--output",
+                "json",
+                "--compact",
+                "--skip-download",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
         )
     if completed.returncode not in (0, 1):
         raise RuntimeError(f"checkov failed to run ({completed.returncode}): {completed.stderr[-2000:]}")
@@ -58,7 +70,10 @@ def failed_checks(reports: list[dict[str, Any]]) -> list[str]:
     lines = []
     for report in reports:
         for check in report.get("results", {}).get("failed_checks", []):
-            lines.append(f"{Path(check['file_path']).name} {check['resource']} {check['check_id']} {check['check_name']}")
+            lines.append(
+                f"{Path(check['file_path']).name} {check['resource']} "
+                f"{check['check_id']} {check['check_name']}"
+            )
     return sorted(lines)
 
 

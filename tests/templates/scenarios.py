@@ -8,7 +8,9 @@ tests/templates/test_security.py proves the scenarios of each template cover all
 from __future__ import annotations
 
 EXISTING_CLUSTER = {
-    "ExistingClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/existing/0b9e2f47-aaaa-bbbb-cccc-444455556666-2",
+    "ExistingClusterArn": (
+        "arn:aws:kafka:us-east-1:123456789012:cluster/existing/0b9e2f47-aaaa-bbbb-cccc-444455556666-2"
+    ),
     "ExistingClusterSubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
     "ExistingClusterSecurityGroupIds": "sg-0aaaaaaaaaaaaaaaa",
 }

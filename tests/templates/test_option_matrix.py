@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.templates.cfn_conditions import enabled_resources, nested_parameters, output_value, parameter_values
+from tests.templates.cfn_conditions import (
+    enabled_resources,
+    nested_parameters,
+    output_value,
+    parameter_values,
+)
 from tests.templates.sam_offline import REPO, load_template
 from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, WIRED
 
@@ -20,18 +25,29 @@ OPTION_COMPONENTS = {
 NESTED_TEMPLATE = {"Network": "nested/network.yaml", "Cluster": "nested/msk-cluster.yaml"}
 
 SECURITY_GROUPS = {
-    "ClientSecurityGroup", "ClientToBrokersEgress", "BrokerSecurityGroup",
-    "BrokersFromClients", "BrokersFromThemselves", "BrokersToThemselves",
+    "ClientSecurityGroup",
+    "ClientToBrokersEgress",
+    "BrokerSecurityGroup",
+    "BrokersFromClients",
+    "BrokersFromThemselves",
+    "BrokersToThemselves",
 }
-PRIVATE_SUBNETS = {
-    f"{kind}{az}" for kind in ("PrivateSubnet", "PrivateRouteTable") for az in "ABC"
-} | {f"PrivateSubnet{az}RouteTable" for az in "ABC"}
+PRIVATE_SUBNETS = {f"{kind}{az}" for kind in ("PrivateSubnet", "PrivateRouteTable") for az in "ABC"} | {
+    f"PrivateSubnet{az}RouteTable" for az in "ABC"
+}
 FLOW_LOGS = {"LogsKey", "FlowLogGroup", "FlowLogRole", "FlowLog"}
 INTERFACE_ENDPOINTS = {
-    "EndpointSecurityGroup", "StsEndpoint", "LambdaEndpoint", "SecretsManagerEndpoint",
-    "KafkaEndpoint", "LogsEndpoint", "MonitoringEndpoint",
+    "EndpointSecurityGroup",
+    "StsEndpoint",
+    "LambdaEndpoint",
+    "SecretsManagerEndpoint",
+    "KafkaEndpoint",
+    "LogsEndpoint",
+    "MonitoringEndpoint",
 }
-NEW_VPC_WITH_ENDPOINTS = {"Vpc", "S3GatewayEndpoint"} | PRIVATE_SUBNETS | FLOW_LOGS | INTERFACE_ENDPOINTS | SECURITY_GROUPS
+NEW_VPC_WITH_ENDPOINTS = (
+    {"Vpc", "S3GatewayEndpoint"} | PRIVATE_SUBNETS | FLOW_LOGS | INTERFACE_ENDPOINTS | SECURITY_GROUPS
+)
 PROVISIONED_IAM_CLUSTER = {"ClusterKey", "ClusterKeyAlias", "BrokerLogGroup", "Cluster", "Topic"}
 
 # What each cluster mode deploys today, per nested application. Option stacks (ingest-api, lambda-consumer,
@@ -43,7 +59,11 @@ EXPECTED = {
 
 
 def _nested_resources(root: dict, params: dict[str, str]) -> dict[str, set[str]]:
-    apps = [name for name, kind in enabled_resources(root, params).items() if kind == "AWS::Serverless::Application"]
+    apps = [
+        name
+        for name, kind in enabled_resources(root, params).items()
+        if kind == "AWS::Serverless::Application"
+    ]
     resources = {}
     for app in apps:
         nested = load_template(REPO / NESTED_TEMPLATE[app])
@@ -57,7 +77,9 @@ def _nested_resources(root: dict, params: dict[str, str]) -> dict[str, set[str]]
 def test_option_deploys_exactly_what_it_needs(option: str, cluster_mode: str) -> None:
     # Given the root template with this option, creating a cluster or attaching to one
     root = load_template(REPO / "template.yaml")
-    overrides = {"DeploymentOption": option} | (EXISTING_CLUSTER if cluster_mode == "existing-cluster" else {})
+    overrides = {"DeploymentOption": option} | (
+        EXISTING_CLUSTER if cluster_mode == "existing-cluster" else {}
+    )
     params = parameter_values(root, overrides)
 
     # When CloudFormation resolves the conditions of the root and of each enabled nested stack
@@ -68,7 +90,9 @@ def test_option_deploys_exactly_what_it_needs(option: str, cluster_mode: str) ->
     cluster_part = "network+cluster" if cluster_mode == "new-cluster" else "existing-cluster"
     assert output_value(root, params, "Components").split(",") == [cluster_part, *OPTION_COMPONENTS[option]]
     assert output_value(root, params, "ClusterArn") == (
-        "<Cluster.Outputs.ClusterArn>" if cluster_mode == "new-cluster" else EXISTING_CLUSTER["ExistingClusterArn"]
+        "<Cluster.Outputs.ClusterArn>"
+        if cluster_mode == "new-cluster"
+        else EXISTING_CLUSTER["ExistingClusterArn"]
     )
 
 
@@ -87,12 +111,20 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
         ({"ClusterType": "Express"}, set(), set()),
         (
             {"ClusterType": "Serverless"},
-            {"ServerlessCluster", "SharedLayer", "TopicProvisionerLogGroup", "TopicProvisionerFunction", "ServerlessTopic"},
+            {
+                "ServerlessCluster",
+                "SharedLayer",
+                "TopicProvisionerLogGroup",
+                "TopicProvisionerFunction",
+                "ServerlessTopic",
+            },
             {"BrokerLogGroup", "Cluster", "Topic"},
         ),
     ],
 )
-def test_cluster_types_and_authentication(overrides: dict[str, str], added: set[str], removed: set[str]) -> None:
+def test_cluster_types_and_authentication(
+    overrides: dict[str, str], added: set[str], removed: set[str]
+) -> None:
     cluster = load_template(REPO / "nested/msk-cluster.yaml")
     wired = {k: v for k, v in WIRED.items() if k in cluster["Parameters"]}
     resources = set(enabled_resources(cluster, parameter_values(cluster, wired | overrides)))
@@ -102,13 +134,21 @@ def test_cluster_types_and_authentication(overrides: dict[str, str], added: set[
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"AvailabilityZoneCount": "2"},
-         NEW_VPC_WITH_ENDPOINTS - {"PrivateSubnetC", "PrivateRouteTableC", "PrivateSubnetCRouteTable"}),
-        ({"EgressMode": "NatGateway"},
-         (NEW_VPC_WITH_ENDPOINTS - INTERFACE_ENDPOINTS)
-         | {"InternetGateway", "InternetGatewayAttachment", "PublicRouteTable", "PublicDefaultRoute"}
-         | {f"{kind}{az}" for kind in ("PublicSubnet", "NatAddress", "NatGateway", "PrivateDefaultRoute") for az in "ABC"}
-         | {f"PublicSubnet{az}RouteTable" for az in "ABC"}),
+        (
+            {"AvailabilityZoneCount": "2"},
+            NEW_VPC_WITH_ENDPOINTS - {"PrivateSubnetC", "PrivateRouteTableC", "PrivateSubnetCRouteTable"},
+        ),
+        (
+            {"EgressMode": "NatGateway"},
+            (NEW_VPC_WITH_ENDPOINTS - INTERFACE_ENDPOINTS)
+            | {"InternetGateway", "InternetGatewayAttachment", "PublicRouteTable", "PublicDefaultRoute"}
+            | {
+                f"{kind}{az}"
+                for kind in ("PublicSubnet", "NatAddress", "NatGateway", "PrivateDefaultRoute")
+                for az in "ABC"
+            }
+            | {f"PublicSubnet{az}RouteTable" for az in "ABC"},
+        ),
         (EXISTING_VPC, SECURITY_GROUPS),
     ],
 )

@@ -29,7 +29,11 @@ def test_every_parameter_has_a_default_a_constraint_and_a_label(template: Path) 
 def test_deployment_option_values_are_the_fixed_ones() -> None:
     parameters = load_template(REPO / "template.yaml")["Parameters"]
     assert parameters["DeploymentOption"]["AllowedValues"] == [
-        "ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All",
+        "ClusterWithRestApi",
+        "LambdaConsumer",
+        "LambdaFirehoseS3",
+        "FlinkS3",
+        "All",
     ]
     assert parameters["ExistingClusterArn"]["Default"] == ""
     assert "TopicName" in parameters

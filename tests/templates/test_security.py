@@ -1,4 +1,4 @@
-"""checkov finds nothing on the translated templates, in every scenario, and the scenarios cover every resource."""
+"""checkov finds nothing on the translated templates in any scenario; the scenarios cover every resource."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_every_skip_has_a_reason() -> None:
     for template in ALL_TEMPLATES:
         for name, resource in translate(template)["Resources"].items():
             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
-                assert skip.get("comment", "").strip(), f"{template.name} {name} skips {skip['id']} without a reason"
+                assert skip.get("comment", "").strip(), (
+                    f"{template.name} {name} skips {skip['id']} without a reason"
+                )
 
 
 @pytest.mark.parametrize("template", ALL_TEMPLATES, ids=[t.name for t in ALL_TEMPLATES])

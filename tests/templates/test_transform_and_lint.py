@@ -16,7 +16,9 @@ TEMPLATE_IDS = [str(t.relative_to(REPO)) for t in ALL_TEMPLATES]
 
 def test_every_expected_template_exists() -> None:
     assert {str(t.relative_to(REPO)) for t in ALL_TEMPLATES} >= {
-        "template.yaml", "nested/network.yaml", "nested/msk-cluster.yaml",
+        "template.yaml",
+        "nested/network.yaml",
+        "nested/msk-cluster.yaml",
     }
 
 
@@ -55,7 +57,11 @@ def test_functions_follow_the_runtime_conventions(template: Path) -> None:
 def test_cfn_lint_reports_no_errors_and_no_warnings() -> None:
     completed = subprocess.run(
         [str(BIN / "cfn-lint"), "--format", "parseable", *map(str, ALL_TEMPLATES)],
-        capture_output=True, text=True, check=False, cwd=REPO, timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=300,
     )
     assert completed.stdout == ""
     assert completed.returncode == 0, completed.stderr
@@ -65,8 +71,13 @@ def test_cfn_lint_is_live(tmp_path: Path) -> None:
     # A check that cannot fail proves nothing: the same call flags a broken template.
     broken = tmp_path / "broken.yaml"
     broken.write_text("Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      Nope: 1\n")
-    completed = subprocess.run([str(BIN / "cfn-lint"), "--format", "parseable", str(broken)],
-                               capture_output=True, text=True, check=False, timeout=120)
+    completed = subprocess.run(
+        [str(BIN / "cfn-lint"), "--format", "parseable", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert completed.returncode != 0
     assert "E3002" in completed.stdout
 
@@ -75,7 +86,11 @@ def test_cfn_lint_is_live(tmp_path: Path) -> None:
 def test_sam_validate_lint(template: Path) -> None:
     completed = subprocess.run(
         [str(BIN / "sam"), "validate", "--lint", "-t", str(template)],
-        capture_output=True, text=True, check=False, cwd=REPO, timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "is a valid SAM Template" in completed.stdout + completed.stderr

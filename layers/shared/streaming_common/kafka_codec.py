@@ -82,7 +82,7 @@ def _decode_headers(raw_headers: Any) -> tuple[Header, ...]:
                 headers.append((name, None))
                 continue
             try:
-                headers.append((name, decode_header_bytes(byte_values)))
+                headers.append((name, decode_header_bytes(byte_values)))  # type: ignore[no-untyped-call]
             except (TypeError, ValueError) as error:
                 raise RecordDecodeError(f"headers[{index}].{name} is not a byte array: {error}") from None
     return tuple(headers)
@@ -150,14 +150,14 @@ def build_event(
 # ---------------------------------------------------------------- KafkaRecord <-> archive line
 
 
-class _LossyJson(ValueError):
+class _LossyJsonError(ValueError):
     """Parsing this JSON would change it: keep the bytes instead."""
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        raise _LossyJson("repeated object key")
+        raise _LossyJsonError("repeated object key")
     return result
 
 
@@ -165,12 +165,12 @@ def _exact_float(text: str) -> float:
     number = float(text)
     # Equal as decimals means the double's shortest form reads back as the same number (1e5 == 100000.0).
     if Decimal(text) != Decimal(repr(number)):
-        raise _LossyJson("number needs more precision or range than a double")
+        raise _LossyJsonError("number needs more precision or range than a double")
     return number
 
 
 def _reject_constant(name: str) -> Any:
-    raise _LossyJson(f"{name} is not JSON")
+    raise _LossyJsonError(f"{name} is not JSON")
 
 
 _STRICT_DECODER = json.JSONDecoder(
@@ -212,7 +212,9 @@ def archive_document(record: KafkaRecord) -> dict[str, Any]:
     else:
         document.update(_text_or_base64(record.key, "key", "keyBase64"))
     document["headers"] = [
-        {"key": name, "value": None} if value is None else {"key": name, **_text_or_base64(value, "value", "valueBase64")}
+        {"key": name, "value": None}
+        if value is None
+        else {"key": name, **_text_or_base64(value, "value", "valueBase64")}
         for name, value in record.headers
     ]
     if record.value is None:

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 import topic_admin
 from topic_admin import TopicRequestError, TopicSpec, spec_from_properties
 
@@ -20,8 +19,10 @@ class RecordingAdmin:
         self.calls: list[tuple[str, Any]] = []
 
     def list_topics(self, timeout: float) -> Any:
-        topics = {name: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
-                  for name, n in self.partitions.items()}
+        topics = {
+            name: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
+            for name, n in self.partitions.items()
+        }
         return SimpleNamespace(topics=topics)
 
     def _done(self, names: list[str]) -> dict[str, Future[None]]:
@@ -64,6 +65,13 @@ def test_bad_properties_are_named(properties: dict[str, str], message: str) -> N
 
 
 def test_properties_as_cloudformation_sends_them() -> None:
-    spec = spec_from_properties({"TopicName": "t", "Partitions": "12", "ReplicationFactor": "-1",
-                                 "Configs": {"retention.ms": 86400000}, "DeleteOnStackDelete": "True"})
+    spec = spec_from_properties(
+        {
+            "TopicName": "t",
+            "Partitions": "12",
+            "ReplicationFactor": "-1",
+            "Configs": {"retention.ms": 86400000},
+            "DeleteOnStackDelete": "True",
+        }
+    )
     assert spec == TopicSpec("t", 12, -1, {"retention.ms": "86400000"}, delete_on_stack_delete=True)

@@ -19,7 +19,9 @@ def provisioner(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     return load_handler("topic_provisioner")
 
 
-def _event(endpoint: CloudFormationEndpoint, request: str, topic: str, partitions: int, **extra: Any) -> dict[str, Any]:
+def _event(
+    endpoint: CloudFormationEndpoint, request: str, topic: str, partitions: int, **extra: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "RequestType": request,
         "ResponseURL": endpoint.url,
@@ -27,8 +29,13 @@ def _event(endpoint: CloudFormationEndpoint, request: str, topic: str, partition
         "RequestId": str(uuid.uuid4()),
         "LogicalResourceId": "ServerlessTopic",
         "ResourceType": "AWS::CloudFormation::CustomResource",
-        "ResourceProperties": {"ServiceToken": "arn", "TopicName": topic, "Partitions": str(partitions),
-                               "ReplicationFactor": "-1", **extra},
+        "ResourceProperties": {
+            "ServiceToken": "arn",
+            "TopicName": topic,
+            "Partitions": str(partitions),
+            "ReplicationFactor": "-1",
+            **extra,
+        },
     }
     if request != "Create":
         event["PhysicalResourceId"] = topic
@@ -41,7 +48,9 @@ def _partitions(bootstrap: str, topic: str) -> int | None:
 
 
 def test_create_makes_the_topic_and_reports_success(
-    provisioner: Any, kafka_bootstrap: str, cloudformation_endpoint: CloudFormationEndpoint,
+    provisioner: Any,
+    kafka_bootstrap: str,
+    cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
     topic = f"orders-{uuid.uuid4().hex[:8]}"
@@ -55,7 +64,9 @@ def test_create_makes_the_topic_and_reports_success(
 
 
 def test_shrinking_is_refused_with_a_clear_reason(
-    provisioner: Any, kafka_bootstrap: str, cloudformation_endpoint: CloudFormationEndpoint,
+    provisioner: Any,
+    kafka_bootstrap: str,
+    cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
     topic = f"events-{uuid.uuid4().hex[:8]}"
@@ -68,20 +79,25 @@ def test_shrinking_is_refused_with_a_clear_reason(
 
 
 def test_delete_keeps_the_data_unless_asked(
-    provisioner: Any, kafka_bootstrap: str, cloudformation_endpoint: CloudFormationEndpoint,
+    provisioner: Any,
+    kafka_bootstrap: str,
+    cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
     kept, dropped = f"kept-{uuid.uuid4().hex[:8]}", f"dropped-{uuid.uuid4().hex[:8]}"
     provisioner.lambda_handler(_event(cloudformation_endpoint, "Create", kept, 1), lambda_context)
     provisioner.lambda_handler(
-        _event(cloudformation_endpoint, "Create", dropped, 1, DeleteOnStackDelete="true"), lambda_context)
+        _event(cloudformation_endpoint, "Create", dropped, 1, DeleteOnStackDelete="true"), lambda_context
+    )
 
     provisioner.lambda_handler(_event(cloudformation_endpoint, "Delete", kept, 1), lambda_context)
     provisioner.lambda_handler(
-        _event(cloudformation_endpoint, "Delete", dropped, 1, DeleteOnStackDelete="true"), lambda_context)
+        _event(cloudformation_endpoint, "Delete", dropped, 1, DeleteOnStackDelete="true"), lambda_context
+    )
     # Deleting again (CloudFormation retries) still succeeds
     provisioner.lambda_handler(
-        _event(cloudformation_endpoint, "Delete", dropped, 1, DeleteOnStackDelete="true"), lambda_context)
+        _event(cloudformation_endpoint, "Delete", dropped, 1, DeleteOnStackDelete="true"), lambda_context
+    )
 
     assert _partitions(kafka_bootstrap, kept) == 1
     assert _partitions(kafka_bootstrap, dropped) is None
@@ -89,7 +105,9 @@ def test_delete_keeps_the_data_unless_asked(
 
 
 def test_invalid_properties_fail_the_resource(
-    provisioner: Any, cloudformation_endpoint: CloudFormationEndpoint, lambda_context: FakeLambdaContext,
+    provisioner: Any,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
 ) -> None:
     provisioner.lambda_handler(_event(cloudformation_endpoint, "Create", "bad", 0), lambda_context)
     assert cloudformation_endpoint.responses[-1]["Status"] == "FAILED"

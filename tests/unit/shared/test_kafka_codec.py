@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-
 from streaming_common.kafka_codec import (
     KafkaRecord,
     RecordDecodeError,
@@ -24,7 +23,12 @@ def _b64(data: bytes) -> str:
 
 
 def _record(**fields: object) -> KafkaRecord:
-    base: dict[str, object] = {"topic": "orders", "partition": 2, "offset": 41, "timestamp": 1_700_000_000_000}
+    base: dict[str, object] = {
+        "topic": "orders",
+        "partition": 2,
+        "offset": 41,
+        "timestamp": 1_700_000_000_000,
+    }
     return KafkaRecord(**(base | fields))  # type: ignore[arg-type]
 
 
@@ -45,7 +49,13 @@ class TestEventRecords:
         record = decode_event_record(raw)
         # Then every byte is the original one
         assert record == KafkaRecord(
-            "orders", 0, 15, 1545084650987, "CREATE_TIME", b"customer-1", b'{"total": 12}',
+            "orders",
+            0,
+            15,
+            1545084650987,
+            "CREATE_TIME",
+            b"customer-1",
+            b'{"total": 12}',
             (("trace", b"hi"), ("raw", b"\xff\x00\x7f")),
         )
         assert record.partition_id == "orders-0"
@@ -61,10 +71,22 @@ class TestEventRecords:
         ("raw", "message"),
         [
             ({"partition": 0, "offset": 0, "timestamp": 0}, "no 'topic' field"),
-            ({"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "value": "%%%"}, "value is not valid base64"),
-            ({"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "key": "a"}, "key is not valid base64"),
-            ({"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "headers": {"a": [1]}}, "headers must be"),
-            ({"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "headers": [{"a": ["x"]}]}, "headers[0].a"),
+            (
+                {"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "value": "%%%"},
+                "value is not valid base64",
+            ),
+            (
+                {"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "key": "a"},
+                "key is not valid base64",
+            ),
+            (
+                {"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "headers": {"a": [1]}},
+                "headers must be",
+            ),
+            (
+                {"topic": "t", "partition": 0, "offset": 0, "timestamp": 0, "headers": [{"a": ["x"]}]},
+                "headers[0].a",
+            ),
         ],
     )
     def test_malformed_records_name_the_field(self, raw: dict[str, object], message: str) -> None:
@@ -73,7 +95,9 @@ class TestEventRecords:
 
     def test_build_event_groups_by_topic_partition_in_order(self) -> None:
         records = [_record(partition=p, offset=o) for p, o in [(0, 1), (1, 7), (0, 2), (1, 8)]]
-        event = build_event(records, event_source_arn="arn:aws:kafka:::cluster/c/1", bootstrap_servers="b:9098")
+        event = build_event(
+            records, event_source_arn="arn:aws:kafka:::cluster/c/1", bootstrap_servers="b:9098"
+        )
         assert list(event["records"]) == ["orders-0", "orders-1"]
         assert [r["offset"] for r in event["records"]["orders-0"]] == [1, 2]
         assert event["eventSource"] == "aws:kafka"
@@ -87,7 +111,16 @@ class TestArchiveLine:
         assert line.endswith(b"\n")
         assert line.count(b"\n") == 1
         document = json.loads(line)
-        assert list(document) == ["topic", "partition", "offset", "timestamp", "timestampType", "key", "headers", "value"]
+        assert list(document) == [
+            "topic",
+            "partition",
+            "offset",
+            "timestamp",
+            "timestampType",
+            "key",
+            "headers",
+            "value",
+        ]
         assert document["value"] == {"id": 7, "tags": ["a", "b"]}
         assert document["key"] == "k1"
         assert document["headers"] == [{"key": "source", "value": "web"}]
@@ -118,7 +151,9 @@ class TestArchiveLine:
         assert base64.b64decode(document["valueBase64"]) == value
 
     def test_non_utf8_key_and_header_use_base64_fields(self) -> None:
-        record = _record(key=b"\x80key", value=b"1", headers=(("h", b"\xc3\x28"), ("h", b"ok"), ("none", None)))
+        record = _record(
+            key=b"\x80key", value=b"1", headers=(("h", b"\xc3\x28"), ("h", b"ok"), ("none", None))
+        )
         document = json.loads(to_archive_line(record))
         assert document["keyBase64"] == _b64(b"\x80key")
         assert "key" not in document
@@ -143,7 +178,10 @@ class TestArchiveLine:
             (b"not json", "not JSON"),
             (b"[1]", "must be a JSON object"),
             (b'{"topic": "t"}', "no 'value' field"),
-            (b'{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x","valueBase64":"%"}', "valueBase64"),
+            (
+                b'{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x","valueBase64":"%"}',
+                "valueBase64",
+            ),
         ],
     )
     def test_malformed_archive_lines_are_reported(self, line: bytes, message: str) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from streaming_common.kafka_codec import (
     KafkaRecord,
     decode_event_record,
@@ -17,10 +16,14 @@ from streaming_common.kafka_codec import (
 )
 
 optional_bytes = st.none() | st.binary(max_size=64)
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -52,7 +55,11 @@ def test_archive_line_round_trips_every_byte(record: KafkaRecord) -> None:
     assert b"\n" not in line[:-1]
     assert restored.key == record.key
     assert restored.headers == record.headers
-    assert (restored.topic, restored.partition, restored.offset) == (record.topic, record.partition, record.offset)
+    assert (restored.topic, restored.partition, restored.offset) == (
+        record.topic,
+        record.partition,
+        record.offset,
+    )
     assert (restored.timestamp, restored.timestamp_type) == (record.timestamp, record.timestamp_type)
     if record.value is None or "valueBase64" in document:
         assert restored.value == record.value
@@ -68,7 +75,9 @@ def test_archive_line_is_a_fixed_point(record: KafkaRecord) -> None:
 
 @settings(max_examples=300)
 @given(json_values.filter(lambda value: value is not None), st.sampled_from([None, 2]), st.booleans())
-def test_any_json_value_is_archived_as_json_unchanged(value: Any, indent: int | None, ascii_only: bool) -> None:
+def test_any_json_value_is_archived_as_json_unchanged(
+    value: Any, indent: int | None, ascii_only: bool
+) -> None:
     # Given JSON as a producer might format it (pretty-printed or compact, escaped or not)
     original = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
     record = KafkaRecord("t", 0, 0, 0, value=original.encode())

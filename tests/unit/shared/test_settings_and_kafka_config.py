@@ -9,7 +9,6 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from pydantic import ValidationError
-
 from streaming_common import kafka_config
 from streaming_common.aws_clients import client
 from streaming_common.kafka_config import KafkaConfigError, bootstrap_servers, client_config
@@ -53,7 +52,9 @@ def test_plaintext_config_uses_the_given_brokers() -> None:
 
 
 def test_iam_config_signs_tokens_with_the_msk_signer(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = KafkaSettings(kafka_bootstrap_servers="b:9098", kafka_auth=KafkaAuth.IAM, aws_region="eu-west-1")
+    settings = KafkaSettings(
+        kafka_bootstrap_servers="b:9098", kafka_auth=KafkaAuth.IAM, aws_region="eu-west-1"
+    )
     config = client_config(settings)
     assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanisms"] == "OAUTHBEARER"
@@ -69,8 +70,9 @@ def test_scram_config_reads_the_secret() -> None:
     secret = boto3.client("secretsmanager").create_secret(
         Name="AmazonMSK_demo", SecretString=json.dumps({"username": "alice", "password": "s3cret-pass"})
     )
-    settings = KafkaSettings(kafka_bootstrap_servers="b:9096", kafka_auth=KafkaAuth.SCRAM,
-                             kafka_scram_secret_arn=secret["ARN"])
+    settings = KafkaSettings(
+        kafka_bootstrap_servers="b:9096", kafka_auth=KafkaAuth.SCRAM, kafka_scram_secret_arn=secret["ARN"]
+    )
     config = client_config(settings)
     assert config["sasl.mechanisms"] == "SCRAM-SHA-512"
     assert (config["sasl.username"], config["sasl.password"]) == ("alice", "s3cret-pass")
@@ -79,8 +81,9 @@ def test_scram_config_reads_the_secret() -> None:
 @mock_aws
 def test_scram_secret_without_credentials_is_reported() -> None:
     secret = boto3.client("secretsmanager").create_secret(Name="AmazonMSK_bad", SecretString="{}")
-    settings = KafkaSettings(kafka_bootstrap_servers="b:9096", kafka_auth=KafkaAuth.SCRAM,
-                             kafka_scram_secret_arn=secret["ARN"])
+    settings = KafkaSettings(
+        kafka_bootstrap_servers="b:9096", kafka_auth=KafkaAuth.SCRAM, kafka_scram_secret_arn=secret["ARN"]
+    )
     with pytest.raises(KafkaConfigError, match="'username' and 'password'"):
         client_config(settings)
 
@@ -93,7 +96,9 @@ def test_scram_secret_without_credentials_is_reported() -> None:
     ],
 )
 def test_brokers_are_looked_up_from_the_cluster_arn(auth: KafkaAuth, field: str, brokers: str) -> None:
-    settings = KafkaSettings.model_construct(cluster_arn=CLUSTER_ARN, kafka_auth=auth, kafka_bootstrap_servers=None)
+    settings = KafkaSettings.model_construct(
+        cluster_arn=CLUSTER_ARN, kafka_auth=auth, kafka_bootstrap_servers=None
+    )
     with Stubber(client("kafka")) as stub:
         stub.add_response("get_bootstrap_brokers", {field: brokers}, {"ClusterArn": CLUSTER_ARN})
         assert bootstrap_servers(settings) == brokers
@@ -101,8 +106,9 @@ def test_brokers_are_looked_up_from_the_cluster_arn(auth: KafkaAuth, field: str,
 
 
 def test_cluster_without_the_listener_is_a_clear_error() -> None:
-    settings = KafkaSettings.model_construct(cluster_arn=CLUSTER_ARN, kafka_auth=KafkaAuth.SCRAM,
-                                             kafka_bootstrap_servers=None)
+    settings = KafkaSettings.model_construct(
+        cluster_arn=CLUSTER_ARN, kafka_auth=KafkaAuth.SCRAM, kafka_bootstrap_servers=None
+    )
     with Stubber(client("kafka")) as stub:
         stub.add_response("get_bootstrap_brokers", {"BootstrapBrokerStringSaslIam": "b:9098"})
         with pytest.raises(KafkaConfigError, match="no SCRAM listener"):
