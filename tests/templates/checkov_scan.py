@@ -37,7 +37,7 @@ def scenario_templates(template: Path) -> dict[str, dict[str, Any]]:
 
 
 def scan(templates: list[Path] = ALL_TEMPLATES) -> list[dict[str, Any]]:
-    """Run checkov over every scenario of every translated template; one report per file."""
+    """Run checkov over every scenario of every translated template; its JSON report(s) as a list."""
     with tempfile.TemporaryDirectory() as workdir:
         for template in templates:
             for name, variant in scenario_templates(template).items():
