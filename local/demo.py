@@ -15,10 +15,10 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from streaming_common.kafka_codec import KafkaRecord, build_event, iter_event_records, to_archive_line
-from topic_admin import TopicSpec, ensure_topic
 
 from local.broker import running_broker
+from streaming_common.kafka_codec import KafkaRecord, build_event, iter_event_records, to_archive_line
+from topic_admin import TopicSpec, ensure_topic
 
 TOPIC = "streaming-events"
 PARTITIONS = 3

@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import topic_admin
 from confluent_kafka.admin import AdminClient
 from crhelper import CfnResource
+
+import topic_admin
 from streaming_common.kafka_config import client_config
 from streaming_common.observability import logger
 from streaming_common.settings import KafkaSettings, load_settings

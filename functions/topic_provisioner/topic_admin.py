@@ -13,6 +13,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # exported at
     NewPartitions,
     NewTopic,
 )
+
 from streaming_common.observability import logger
 
 ADMIN_TIMEOUT_SECONDS = 60.0

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 import topic_admin
 from topic_admin import TopicRequestError, TopicSpec, spec_from_properties
 

@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from streaming_common.kafka_codec import (
     KafkaRecord,
     RecordDecodeError,

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from streaming_common.kafka_codec import (
     KafkaRecord,
     decode_event_record,

@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from pydantic import ValidationError
+
 from streaming_common import kafka_config
 from streaming_common.aws_clients import client
 from streaming_common.kafka_config import KafkaConfigError, bootstrap_servers, client_config

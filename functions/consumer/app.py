@@ -1,0 +1,17 @@
+"""LambdaConsumer: records from the MSK event source mapping, with per-record failure reporting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import consumer_batch
+from streaming_common.observability import logger, metrics, tracer
+
+processor = consumer_batch.new_processor()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consumer_batch.handle_batch(event, context, processor)

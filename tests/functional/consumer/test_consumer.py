@@ -1,0 +1,173 @@
+"""The LambdaConsumer handler with the sample events and each value format."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import avro.io
+import avro.schema
+import pytest
+from google.protobuf import struct_pb2
+
+from streaming_common.kafka_codec import KafkaRecord, build_event
+from tests.conftest import FakeLambdaContext, load_handler
+
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "consumer"
+ORDER_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Order",
+        "fields": [{"name": "orderId", "type": "string"}, {"name": "amount", "type": "double"}],
+    }
+)
+
+
+@pytest.fixture
+def consumer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "consumer")
+    handler = load_handler("consumer")
+    import consumer_batch
+
+    consumer_batch.schema_config.cache_clear()
+    yield handler
+    consumer_batch.schema_config.cache_clear()
+
+
+def _metrics(stdout: str) -> dict[str, Any]:
+    """The metric values of the EMF document the handler printed (single values unwrapped)."""
+    for line in stdout.splitlines():
+        if '"_aws"' in line:
+            document = json.loads(line)
+            return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in document.items()}
+    raise AssertionError("no EMF metrics were printed")
+
+
+def _failures(response: dict[str, Any]) -> list[tuple[str, int]]:
+    return [
+        (f["itemIdentifier"]["partition"], f["itemIdentifier"]["offset"])
+        for f in response["batchItemFailures"]
+    ]
+
+
+def test_json_records_all_succeed_and_are_counted(
+    consumer: Any, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    response = consumer.lambda_handler(event, lambda_context)
+    assert response == {"batchItemFailures": []}
+    emf = _metrics(capsys.readouterr().out)
+    assert emf["RecordsProcessed"] == 12.0
+    assert emf["RecordsFailed"] == 0.0
+    assert emf["ValueBytes"] > 0
+
+
+def test_rejected_records_are_reported_and_the_rest_processed(
+    consumer: Any,
+    lambda_context: FakeLambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = json.loads((EVENTS / "rejected-records.json").read_text())
+    response = consumer.lambda_handler(event, lambda_context)
+    # Then exactly the two undecodable records, in the Kafka partial-batch-response form
+    assert _failures(response) == [("streaming-events-0", 301), ("streaming-events-1", 300)]
+    assert _metrics(capsys.readouterr().out)["RecordsProcessed"] == 3.0
+    warnings = [r for r in caplog.records if r.getMessage() == "record failed"]
+    assert [(r.partition, r.offset) for r in warnings] == [
+        ("streaming-events-0", 301),
+        ("streaming-events-1", 300),
+    ]  # type: ignore[attr-defined]
+    assert all("value is not JSON" in r.error for r in warnings)  # type: ignore[attr-defined]
+
+
+def test_every_record_failed_by_process_record_is_listed(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumer_batch
+
+    def reject_odd_offsets(record: KafkaRecord, value: Any) -> None:
+        if record.offset % 2:
+            raise RuntimeError("downstream refused")
+
+    monkeypatch.setattr(consumer_batch, "process_record", reject_odd_offsets)
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    response = consumer.lambda_handler(event, lambda_context)
+    assert _failures(response) == [(f"streaming-events-{p}", o) for p in range(3) for o in (101, 103)]
+
+
+def test_values_reach_process_record_decoded(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumer_batch
+
+    seen: list[Any] = []
+    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
+    consumer.lambda_handler(json.loads((EVENTS / "json-records.json").read_text()), lambda_context)
+    assert None in seen  # the tombstone
+    assert {"orderId": "o-0-100", "amount": 125.0, "currency": "EUR"} in seen
+
+
+def _avro(value: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    avro.io.DatumWriter(avro.schema.parse(ORDER_SCHEMA)).write(value, avro.io.BinaryEncoder(buffer))
+    return buffer.getvalue()
+
+
+def test_avro_values_are_decoded_with_the_configured_schema(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumer_batch
+
+    monkeypatch.setenv("VALUE_FORMAT", "AVRO")
+    monkeypatch.setenv("VALUE_SCHEMA", ORDER_SCHEMA)
+    seen: list[Any] = []
+    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
+    records = [
+        KafkaRecord("orders", 0, 1, 0, value=_avro({"orderId": "a-1", "amount": 9.5})),
+        KafkaRecord("orders", 0, 2, 0, value=b"\x02"),  # truncated Avro
+    ]
+    event = build_event(records, event_source_arn="arn", bootstrap_servers="b:9098")
+    response = consumer.lambda_handler(event, lambda_context)
+    assert seen == [{"orderId": "a-1", "amount": 9.5}]
+    assert _failures(response) == [("orders-0", 2)]
+
+
+def test_protobuf_values_are_decoded_with_the_configured_message(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumer_batch
+
+    monkeypatch.setenv("VALUE_FORMAT", "PROTOBUF")
+    monkeypatch.setenv("VALUE_SCHEMA", "google.protobuf.struct_pb2:Struct")
+    seen: list[Any] = []
+    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
+    message = struct_pb2.Struct()
+    message.update({"orderId": "p-1", "amount": 3.0})
+    records = [KafkaRecord("orders", 1, 7, 0, value=message.SerializeToString())]
+    response = consumer.lambda_handler(
+        build_event(records, event_source_arn="arn", bootstrap_servers="b"), lambda_context
+    )
+    assert response == {"batchItemFailures": []}
+    assert seen == [{"orderId": "p-1", "amount": 3.0}]
+
+
+def test_binary_formats_need_a_schema(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VALUE_FORMAT", "AVRO")
+    monkeypatch.delenv("VALUE_SCHEMA", raising=False)
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    with pytest.raises(ValueError, match="VALUE_FORMAT=AVRO needs VALUE_SCHEMA"):
+        consumer.lambda_handler(event, lambda_context)
+
+
+def test_a_full_six_megabyte_event(consumer: Any, lambda_context: FakeLambdaContext) -> None:
+    from scripts.make_sample_events import LAMBDA_PAYLOAD_LIMIT, near_limit_event
+
+    event = near_limit_event()
+    assert len(json.dumps(event, separators=(",", ":"))) <= LAMBDA_PAYLOAD_LIMIT
+    assert consumer.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
