@@ -9,6 +9,7 @@ topic/partition/offset).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from streaming_common.kafka_codec import KafkaRecord
@@ -17,7 +18,13 @@ from streaming_common.observability import logger
 
 def process_record(record: KafkaRecord, value: Any) -> None:
     """Default: log the record. Replace with what your application does with each event."""
-    logger.info(
-        "record",
-        extra={"partition": record.partition_id, "offset": record.offset, "key": record.key, "value": value},
-    )
+    if logger.isEnabledFor(logging.INFO):  # skip building the log entry when INFO is off
+        logger.info(
+            "record",
+            extra={
+                "partition": record.partition_id,
+                "offset": record.offset,
+                "key": record.key,
+                "value": value,
+            },
+        )

@@ -171,3 +171,14 @@ def test_a_full_six_megabyte_event(consumer: Any, lambda_context: FakeLambdaCont
     event = near_limit_event()
     assert len(json.dumps(event, separators=(",", ":"))) <= LAMBDA_PAYLOAD_LIMIT
     assert consumer.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+
+
+def test_value_bytes_metric_counts_decoded_bytes(
+    consumer: Any, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = [b"", b"a", b"ab", b"abc", b"abcd", None]
+    records = [KafkaRecord("t", 0, i, 0, value=v) for i, v in enumerate(values)]
+    consumer.lambda_handler(
+        build_event(records, event_source_arn="arn", bootstrap_servers="b"), lambda_context
+    )
+    assert _metrics(capsys.readouterr().out)["ValueBytes"] == 10.0
