@@ -18,7 +18,7 @@ from streaming_common.observability import logger
 
 def process_record(record: KafkaRecord, value: Any) -> None:
     """Default: log the record. Replace with what your application does with each event."""
-    if logger.isEnabledFor(logging.INFO):  # skip building the log entry when INFO is off
+    if logger.log_level <= logging.INFO:  # skip building the log entry when INFO is off
         logger.info(
             "record",
             extra={
