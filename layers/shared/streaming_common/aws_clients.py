@@ -12,14 +12,18 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=5,
-    read_timeout=30,
-)
-
 
 @cache
-def client(service_name: str) -> Any:
-    """The shared boto3 client for `service_name` (for example "firehose" or "kafka")."""
-    return boto3.session.Session().client(service_name, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+def client(
+    service_name: str, *, max_attempts: int = 5, connect_timeout: float = 5, read_timeout: float = 30
+) -> Any:
+    """The shared boto3 client for `service_name` (for example "firehose" or "kafka").
+
+    `max_attempts=1` turns botocore's retries off, for callers that retry themselves against a deadline.
+    """
+    config = Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    return boto3.session.Session().client(service_name, config=config)  # type: ignore[call-overload]

@@ -1,0 +1,129 @@
+"""The firehose_forwarder handler with the sample events, against moto's S3 and Firehose."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streaming_common.kafka_codec import KafkaRecord, from_archive_line, iter_event_records, to_archive_line
+from tests.conftest import FakeLambdaContext, load_handler
+from tests.functional.firehose_forwarder.conftest import BUCKET, Archive
+
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "firehose_forwarder"
+
+
+@pytest.fixture
+def forwarder(archive: Archive) -> Any:
+    return load_handler("firehose_forwarder")
+
+
+def _expected_lines(event: dict[str, Any]) -> list[bytes]:
+    return [to_archive_line(record) for record in iter_event_records(event)]
+
+
+def test_every_record_is_archived_as_one_line(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext
+) -> None:
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    assert forwarder.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    assert sorted(archive.lines()) == sorted(_expected_lines(event))
+
+
+def test_tombstones_binary_values_and_odd_keys_keep_their_bytes(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext
+) -> None:
+    event = json.loads((EVENTS / "mixed-records.json").read_text())
+    assert forwarder.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    archived = {(r.partition, r.offset): r for r in map(from_archive_line, archive.lines())}
+    originals = {(r.partition, r.offset): r for r in iter_event_records(event)}
+    assert archived.keys() == originals.keys()
+    for position, original in originals.items():
+        assert archived[position].key == original.key
+        assert archived[position].headers == original.headers
+    assert archived[(0, 201)].value is None  # the tombstone
+    assert archived[(1, 200)].value == originals[(1, 200)].value  # binary, byte for byte
+    assert b'"valueBase64"' in to_archive_line(originals[(2, 201)])  # the JSON literal null
+
+
+def test_a_line_over_the_firehose_limit_goes_whole_to_s3(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext
+) -> None:
+    from scripts.make_sample_events import oversize_event
+
+    event = oversize_event()
+    assert forwarder.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    big = [r for r in iter_event_records(event) if r.offset == 401][0]
+    stored = archive.s3.get_object(Bucket=BUCKET, Key="oversize/streaming-events/0/401.json")["Body"].read()
+    assert stored == to_archive_line(big)
+    assert len(stored) > 1000 * 1024
+    assert [from_archive_line(line).offset for line in archive.lines()] == [400, 402]
+
+
+def test_a_full_six_megabyte_batch_takes_the_fewest_calls(
+    archive: Archive, lambda_context: FakeLambdaContext
+) -> None:
+    import archive_delivery
+    from scripts.make_sample_events import near_limit_event
+
+    event = near_limit_event()
+    lines = _expected_lines(event)
+    report = archive_delivery.archiver().archive(event, archive_delivery.archiver().deadline(lambda_context))
+    fewest = max(math.ceil(len(lines) / 500), math.ceil(sum(map(len, lines)) / (4 * 1024 * 1024)))
+    assert report.calls == fewest == 8
+    assert report.undelivered == []
+    assert sorted(archive.lines()) == sorted(lines)
+
+
+def test_a_missing_stream_returns_every_record_without_retrying(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELIVERY_STREAM_NAME", "no-such-stream")
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    response = forwarder.lambda_handler(event, lambda_context)
+    failed = {
+        (f["itemIdentifier"]["partition"], f["itemIdentifier"]["offset"])
+        for f in response["batchItemFailures"]
+    }
+    assert failed == {(r.partition_id, r.offset) for r in iter_event_records(event)}
+
+
+def test_oversize_storage_failure_returns_that_record(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.make_sample_events import oversize_event
+
+    monkeypatch.setenv("ARCHIVE_BUCKET_NAME", "no-such-bucket")
+    response = forwarder.lambda_handler(oversize_event(), lambda_context)
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": {"partition": "streaming-events-0", "offset": 401}}]
+    }
+    assert [from_archive_line(line).offset for line in archive.lines()] == [400, 402]
+
+
+def test_an_unreadable_record_is_returned_not_dropped(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext
+) -> None:
+    good = KafkaRecord("t", 0, 1, 0, value=b"1")
+    event = {
+        "eventSource": "aws:kafka",
+        "records": {
+            "t-0": [
+                {
+                    "topic": "t",
+                    "partition": 0,
+                    "offset": 0,
+                    "timestamp": 0,
+                    "value": "not base64!",
+                    "headers": [],
+                },
+                {"topic": "t", "partition": 0, "offset": 1, "timestamp": 0, "value": "MQ==", "headers": []},
+            ]
+        },
+    }
+    response = forwarder.lambda_handler(event, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": {"partition": "t-0", "offset": 0}}]}
+    assert archive.lines() == [to_archive_line(good)]
