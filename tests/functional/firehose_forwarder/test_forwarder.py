@@ -56,7 +56,7 @@ def test_a_line_over_the_firehose_limit_goes_whole_to_s3(
 
     event = oversize_event()
     assert forwarder.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
-    big = [r for r in iter_event_records(event) if r.offset == 401][0]
+    big = next(r for r in iter_event_records(event) if r.offset == 401)
     stored = archive.s3.get_object(Bucket=BUCKET, Key="oversize/streaming-events/0/401.json")["Body"].read()
     assert stored == to_archive_line(big)
     assert len(stored) > 1000 * 1024
