@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.kafka.schema_config import SchemaConfig
 from pydantic import model_validator
 
 from process_record import process_record
+from streaming_common.batch_response import settle
 from streaming_common.kafka_codec import KafkaRecord, decode_event_record
 from streaming_common.observability import logger, metrics
 from streaming_common.settings import FunctionSettings, load_settings
@@ -127,7 +128,7 @@ def handle_batch(event: dict[str, Any], context: Any, processor: BatchProcessor)
         event=event, record_handler=handle_record, processor=processor, context=context
     )
     _emit_batch_metrics(event, len(response.get("batchItemFailures", [])), now_ms)
-    return dict(response)
+    return settle(dict(response))
 
 
 def new_processor() -> BatchProcessor:

@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from streaming_common.aws_clients import client
-from streaming_common.batch_response import kafka_batch_item_failures
+from streaming_common.batch_response import kafka_batch_item_failures, settle
 from streaming_common.kafka_codec import decode_event_record, to_archive_line
 from streaming_common.observability import logger, metrics
 from streaming_common.settings import FunctionSettings, load_settings
@@ -248,4 +248,4 @@ def forward(event: dict[str, Any], context: Any, archiver_: FirehoseArchiver | N
     metrics.add_metric(name="ArchiveBytes", unit=MetricUnit.Bytes, value=report.line_bytes)
     if report.undelivered:
         logger.warning("records returned to Lambda", extra={"count": len(report.undelivered)})
-    return kafka_batch_item_failures(report.undelivered)
+    return settle(kafka_batch_item_failures(report.undelivered))

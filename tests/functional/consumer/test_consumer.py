@@ -182,3 +182,17 @@ def test_value_bytes_metric_counts_decoded_bytes(
         build_event(records, event_source_arn="arn", bootstrap_servers="b"), lambda_context
     )
     assert _metrics(capsys.readouterr().out)["ValueBytes"] == 10.0
+
+
+def test_without_partial_batch_responses_a_failure_fails_the_invocation(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On-demand poller mode: Lambda would ignore batchItemFailures and lose the failed records
+    monkeypatch.setenv("PARTIAL_BATCH_RESPONSES", "false")
+    from streaming_common.batch_response import BatchNotSettledError
+
+    with pytest.raises(BatchNotSettledError, match="2 records failed"):
+        consumer.lambda_handler(json.loads((EVENTS / "rejected-records.json").read_text()), lambda_context)
+    assert consumer.lambda_handler(
+        json.loads((EVENTS / "json-records.json").read_text()), lambda_context
+    ) == {"batchItemFailures": []}

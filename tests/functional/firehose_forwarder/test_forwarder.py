@@ -127,3 +127,14 @@ def test_an_unreadable_record_is_returned_not_dropped(
     response = forwarder.lambda_handler(event, lambda_context)
     assert response == {"batchItemFailures": [{"itemIdentifier": {"partition": "t-0", "offset": 0}}]}
     assert archive.lines() == [to_archive_line(good)]
+
+
+def test_without_partial_batch_responses_undelivered_records_fail_the_invocation(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streaming_common.batch_response import BatchNotSettledError
+
+    monkeypatch.setenv("PARTIAL_BATCH_RESPONSES", "false")
+    monkeypatch.setenv("DELIVERY_STREAM_NAME", "no-such-stream")
+    with pytest.raises(BatchNotSettledError, match="12 records failed"):
+        forwarder.lambda_handler(json.loads((EVENTS / "json-records.json").read_text()), lambda_context)
