@@ -18,8 +18,16 @@ EXISTING_VPC = {
     "ExistingVpcId": "vpc-0aaaaaaaaaaaaaaaa",
     "ExistingPrivateSubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb,subnet-0cccccccccccccccc",
 }
+SCRAM_SECRET = {
+    "ClientAuthentication": "SCRAM",
+    "ScramSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_streaming-AbCdEf",
+    "ScramSecretKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+}
 # Values for parameters that have no default (nested stacks wired by the root).
 WIRED = {
+    "ClusterArn": (
+        "arn:aws:kafka:us-east-1:123456789012:cluster/streaming-1a2b3c4d/1a2b3c4d-0000-1111-2222-333344445555-3"
+    ),
     "SubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb,subnet-0cccccccccccccccc",
     "BrokerSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
     "ClientSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
@@ -34,6 +42,16 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "vpc-endpoints": {},
         "nat-gateways": {"EgressMode": "NatGateway"},
         "existing-vpc": EXISTING_VPC,
+    },
+    "lambda-consumer": {
+        "s3-destination": {},
+        "sqs-destination": {"OnFailureDestination": "SQS"},
+        "on-demand-scram": {"PollerMode": "OnDemand"} | SCRAM_SECRET,
+    },
+    "firehose-delivery": {
+        "s3-destination": {},
+        "sqs-destination": {"OnFailureDestination": "SQS"},
+        "on-demand-scram": {"PollerMode": "OnDemand"} | SCRAM_SECRET,
     },
     "msk-cluster": {
         "provisioned-iam": {},

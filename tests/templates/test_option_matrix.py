@@ -3,6 +3,8 @@ enables exactly the nested applications, and they exactly the resources, that th
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.templates.cfn_conditions import (
@@ -22,7 +24,6 @@ OPTION_COMPONENTS = {
     "FlinkS3": ["flink-analytics"],
     "All": ["ingest-api", "lambda-consumer", "firehose-delivery", "flink-analytics"],
 }
-NESTED_TEMPLATE = {"Network": "nested/network.yaml", "Cluster": "nested/msk-cluster.yaml"}
 
 SECURITY_GROUPS = {
     "ClientSecurityGroup",
@@ -44,21 +45,49 @@ INTERFACE_ENDPOINTS = {
     "KafkaEndpoint",
     "LogsEndpoint",
     "MonitoringEndpoint",
+    "SqsEndpoint",
 }
 NEW_VPC_WITH_ENDPOINTS = (
     {"Vpc", "S3GatewayEndpoint"} | PRIVATE_SUBNETS | FLOW_LOGS | INTERFACE_ENDPOINTS | SECURITY_GROUPS
 )
 PROVISIONED_IAM_CLUSTER = {"ClusterKey", "ClusterKeyAlias", "BrokerLogGroup", "Cluster", "Topic"}
 
-# What each cluster mode deploys today, per nested application. Option stacks (ingest-api, lambda-consumer,
-# firehose-delivery, flink-analytics, monitoring) join this table as they are built.
-EXPECTED = {
-    "new-cluster": {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER},
-    "existing-cluster": {},
+EVENT_SOURCE_FUNCTION = {
+    "FunctionKey",
+    "SharedLayer",
+    "AccessLogsBucket",
+    "AccessLogsBucketPolicy",
+    "FailedBatchesBucket",
+    "FailedBatchesBucketPolicy",
+}
+LAMBDA_CONSUMER = EVENT_SOURCE_FUNCTION | {"ConsumerLogGroup", "ConsumerFunction"}
+FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
+    "ForwarderLogGroup",
+    "ForwarderFunction",
+    "ArchiveBucket",
+    "ArchiveBucketPolicy",
+    "DeliveryLogGroup",
+    "DeliveryLogStream",
+    "DeliveryRole",
+    "DeliveryStream",
+}
+CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
+# Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
+# they are built.
+OPTION_STACKS: dict[str, dict[str, set[str]]] = {
+    "ClusterWithRestApi": {},
+    "LambdaConsumer": {"LambdaConsumer": LAMBDA_CONSUMER},
+    "LambdaFirehoseS3": {"FirehoseArchive": FIREHOSE_ARCHIVE},
+    "FlinkS3": {},
+    "All": {"LambdaConsumer": LAMBDA_CONSUMER, "FirehoseArchive": FIREHOSE_ARCHIVE},
 }
 
 
-def _nested_resources(root: dict, params: dict[str, str]) -> dict[str, set[str]]:
+def _expected(option: str, cluster_mode: str) -> dict[str, set[str]]:
+    return (CLUSTER_STACKS if cluster_mode == "new-cluster" else {}) | OPTION_STACKS[option]
+
+
+def _nested_resources(root: dict[str, Any], params: dict[str, str]) -> dict[str, set[str]]:
     apps = [
         name
         for name, kind in enabled_resources(root, params).items()
@@ -66,7 +95,7 @@ def _nested_resources(root: dict, params: dict[str, str]) -> dict[str, set[str]]
     ]
     resources = {}
     for app in apps:
-        nested = load_template(REPO / NESTED_TEMPLATE[app])
+        nested = load_template(REPO / root["Resources"][app]["Properties"]["Location"])
         nested_params = parameter_values(nested, nested_parameters(root, app, params))
         resources[app] = set(enabled_resources(nested, nested_params))
     return resources
@@ -86,7 +115,7 @@ def test_option_deploys_exactly_what_it_needs(option: str, cluster_mode: str) ->
     resources = _nested_resources(root, params)
 
     # Then exactly the expected stacks and resources are created
-    assert resources == EXPECTED[cluster_mode]
+    assert resources == _expected(option, cluster_mode)
     cluster_part = "network+cluster" if cluster_mode == "new-cluster" else "existing-cluster"
     assert output_value(root, params, "Components").split(",") == [cluster_part, *OPTION_COMPONENTS[option]]
     assert output_value(root, params, "ClusterArn") == (
@@ -99,9 +128,12 @@ def test_option_deploys_exactly_what_it_needs(option: str, cluster_mode: str) ->
 def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() -> None:
     root = load_template(REPO / "template.yaml")
     params = parameter_values(root, EXISTING_CLUSTER)
-    types = set(enabled_resources(root, params).values())
-    assert "AWS::Serverless::Application" not in types or not _nested_resources(root, params)
+    resources = _nested_resources(root, params)
+    assert not {"Network", "Cluster"} & set(resources)
     assert output_value(root, params, "SubnetIds") == EXISTING_CLUSTER["ExistingClusterSubnetIds"]
+    # The options consume the existing cluster, not a new one
+    passed = nested_parameters(root, "LambdaConsumer", params)
+    assert passed["ClusterArn"] == EXISTING_CLUSTER["ExistingClusterArn"]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from tests.templates.sam_offline import ALL_TEMPLATES, REPO, load_template
 from tests.templates.scenarios import WIRED
 
-CONSTRAINTS = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue"}
+CONSTRAINTS = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MaxLength"}
 
 
 @pytest.mark.parametrize("template", ALL_TEMPLATES, ids=[t.name for t in ALL_TEMPLATES])
