@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo test test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo bench test test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -79,3 +79,9 @@ clean: ## Remove build output and virtual environments
 
 demo: $(VENV)/.installed ## Run the solution's pieces end to end on this machine (no AWS, no Docker)
 	PYTHONPATH=layers/shared:functions/topic_provisioner:. $(BIN)/python -m local.demo
+
+BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:.
+
+bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in the same process
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.consumer
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.forwarder
