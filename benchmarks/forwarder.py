@@ -49,10 +49,15 @@ def main(argv: list[str]) -> int:
         for raw in raws:
             key = raw.get("key")
             document = {
-                "topic": raw["topic"], "partition": raw["partition"], "offset": raw["offset"],
-                "timestamp": raw["timestamp"], "timestampType": raw["timestampType"],
+                "topic": raw["topic"],
+                "partition": raw["partition"],
+                "offset": raw["offset"],
+                "timestamp": raw["timestamp"],
+                "timestampType": raw["timestampType"],
                 "key": None if key is None else base64.b64decode(key).decode(),
-                "headers": [{"key": k, "value": bytes(v).decode()} for h in raw["headers"] for k, v in h.items()],
+                "headers": [
+                    {"key": k, "value": bytes(v).decode()} for h in raw["headers"] for k, v in h.items()
+                ],
                 "value": json.loads(base64.b64decode(raw["value"])),
             }
             lines.append(json.dumps(document, separators=(",", ":")).encode() + b"\n")

@@ -21,7 +21,9 @@ def quiet_powertools() -> None:
     os.environ.setdefault("AWS_REGION", "us-east-1")
 
 
-def compare(subject: Callable[[], object], baseline: Callable[[], object], rounds: int = 15) -> tuple[float, float]:
+def compare(
+    subject: Callable[[], object], baseline: Callable[[], object], rounds: int = 15
+) -> tuple[float, float]:
     """Median seconds of `subject` and of `baseline`, measured in alternating rounds after a warm-up."""
     subject()
     baseline()
