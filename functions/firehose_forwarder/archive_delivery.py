@@ -149,7 +149,7 @@ class FirehoseArchiver:
                 report.line_bytes += len(line)
                 entry = ArchiveEntry(record.partition_id, record.offset, line)
                 if len(line) > MAX_RECORD_BYTES:
-                    self._store_oversize(entry, report)
+                    self._store_oversize(entry, deadline, report)
                 else:
                     entries.append(entry)
         undelivered = self._put_until_delivered(entries, deadline, report)
@@ -157,9 +157,12 @@ class FirehoseArchiver:
         report.undelivered.extend((entry.partition_id, entry.offset) for entry in undelivered)
         return report
 
-    def _store_oversize(self, entry: ArchiveEntry, report: DeliveryReport) -> None:
+    def _store_oversize(self, entry: ArchiveEntry, deadline: Deadline, report: DeliveryReport) -> None:
         topic, _, partition = entry.partition_id.rpartition("-")
         key = f"{self._settings.oversize_prefix}{topic}/{partition}/{entry.offset}.json"
+        if deadline.remaining() < CALL_BUDGET_SECONDS:
+            report.undelivered.append((entry.partition_id, entry.offset))
+            return
         try:
             self._s3.put_object(
                 Bucket=self._settings.archive_bucket_name,

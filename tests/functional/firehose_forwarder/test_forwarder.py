@@ -138,3 +138,21 @@ def test_without_partial_batch_responses_undelivered_records_fail_the_invocation
     monkeypatch.setenv("DELIVERY_STREAM_NAME", "no-such-stream")
     with pytest.raises(BatchNotSettledError, match="12 records failed"):
         forwarder.lambda_handler(json.loads((EVENTS / "json-records.json").read_text()), lambda_context)
+
+
+def test_out_of_time_everything_is_returned_not_attempted(archive: Archive) -> None:
+    import archive_delivery
+    from scripts.make_sample_events import oversize_event
+
+    # Given an invocation with 5 seconds left: less than one call's budget
+    event = oversize_event()
+    report = archive_delivery.archiver().archive(
+        event, archive_delivery.archiver().deadline(FakeLambdaContext(5_000))
+    )
+    assert report.calls == 0
+    assert sorted(report.undelivered) == [
+        ("streaming-events-0", 400),
+        ("streaming-events-0", 401),
+        ("streaming-events-0", 402),
+    ]
+    assert archive.lines("") == []
