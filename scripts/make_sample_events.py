@@ -75,6 +75,76 @@ def small_events() -> dict[str, dict[str, Any]]:
     }
 
 
+def api_event(body: str, topic: str = TOPIC, scope: str = "records/write") -> dict[str, Any]:
+    """An API Gateway REST proxy event (payload 1.0) for POST /topics/{topic}/records, as the Cognito
+    authorizer passes it on (claims of a client-credentials access token)."""
+    path = f"/topics/{topic}/records"
+    claims = {
+        "sub": "4o1u0v5v1l3m9m0p3o8m6l3l8",
+        "client_id": "4o1u0v5v1l3m9m0p3o8m6l3l8",
+        "token_use": "access",
+        "scope": scope,
+        "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+    }
+    headers = {"Content-Type": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com"}
+    return {
+        "resource": "/topics/{topic}/records",
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"topic": topic},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/topics/{topic}/records",
+            "httpMethod": "POST",
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "protocol": "HTTP/1.1",
+            "requestTimeEpoch": BASE_TIMESTAMP,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "sensor/1.0"},
+            "authorizer": {"claims": claims},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def _records_body(records: list[dict[str, Any]]) -> str:
+    return json.dumps({"records": records})
+
+
+def producer_events() -> dict[str, dict[str, Any]]:
+    """API Gateway events for the producer: a valid batch, each kind of invalid body, a forbidden topic."""
+    valid = [
+        {"key": "sensor-1", "value": {"temperature": 21.5, "unit": "C"}, "headers": {"source": "sensor"}},
+        {"key": None, "value": [1, 2, 3]},
+        {"key": "sensor-1", "value": None},
+        {"value": "plain string value", "headers": {"trace-id": "t-1", "content-type": "text/plain"}},
+    ]
+    return {
+        "producer/valid-batch.json": api_event(_records_body(valid)),
+        "producer/invalid-not-json.json": api_event('{"records": [{"value": 1}'),
+        "producer/invalid-no-records.json": api_event("{}"),
+        "producer/invalid-empty-records.json": api_event(_records_body([])),
+        "producer/invalid-too-many-records.json": api_event(
+            _records_body([{"value": i} for i in range(501)])
+        ),
+        "producer/invalid-missing-value.json": api_event(_records_body([{"value": 1}, {"key": "k"}])),
+        "producer/invalid-key-type.json": api_event(
+            _records_body([{"value": 1}, {"value": 2}, {"key": 5, "value": 3}])
+        ),
+        "producer/invalid-header-value.json": api_event(_records_body([{"value": 1, "headers": {"n": 7}}])),
+        "producer/invalid-unknown-field.json": api_event(_records_body([{"value": 1, "partition": 3}])),
+        "producer/forbidden-topic.json": api_event(_records_body(valid), topic="internal-audit"),
+    }
+
+
 def near_limit_event(value_size: int = 1024, limit: int = LAMBDA_PAYLOAD_LIMIT) -> dict[str, Any]:
     """As many records with `value_size`-byte JSON values over 3 partitions as fit in `limit` bytes."""
     padding = "x" * (value_size - len(_json({"orderId": "o-0-000000", "amount": 0, "pad": ""})))
@@ -107,6 +177,9 @@ def large_events() -> dict[str, dict[str, Any]]:
         "consumer/large-6mb-json-records.json": near,
         "firehose_forwarder/large-6mb-json-records.json": near,
         "firehose_forwarder/large-oversize-record.json": oversize_event(),
+        "producer/large-record-over-1mib.json": api_event(
+            _records_body([{"value": 1}, {"value": "z" * (1024 * 1024)}])
+        ),
     }
 
 
@@ -120,7 +193,7 @@ def write(events: dict[str, dict[str, Any]], *, compact: bool = False) -> None:
 
 
 def main(argv: list[str]) -> int:
-    write(small_events())
+    write(small_events() | producer_events())
     if "--large" in argv:
         write(large_events(), compact=True)
     return 0

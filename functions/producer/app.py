@@ -1,0 +1,17 @@
+"""ClusterWithRestApi: the producer behind API Gateway, writing records into the MSK topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+import ingest_routes
+from streaming_common.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return ingest_routes.resolver.resolve(event, context)

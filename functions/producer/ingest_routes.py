@@ -1,0 +1,227 @@
+"""The REST ingestion API: `POST /topics/{topic}/records` (design.md §4), on Powertools' REST resolver.
+
+Every record is checked before any is produced (all or nothing); then each gets its own answer.
+| status | when |
+| --- | --- |
+| 200 | every record written |
+| 207 | some records failed: each failed entry says why and whether to retry it |
+| 400 | invalid body: nothing produced; the errors name the record index and field |
+| 403 | topic not allowed |
+| 413 | a record over 1 MiB serialized, or a body over Lambda's 6 MB |
+| 503 | the brokers took no record and every error is retriable: retry after `Retry-After` seconds |
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+import record_producer
+from record_producer import Delivered, Failed, OutgoingRecord, ProducerSettings
+from streaming_common.observability import logger, metrics
+from streaming_common.settings import load_settings
+
+MAX_RECORDS = 500
+MAX_RECORD_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
+
+class RecordIn(BaseModel):
+    """One record to produce: `value` is any JSON (null makes a tombstone), headers are text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = None
+    value: JsonValue
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class ProduceRequest(BaseModel):
+    """The request body: 1 to 500 records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: Annotated[list[RecordIn], Field(min_length=1, max_length=MAX_RECORDS)]
+
+
+class RecordWritten(BaseModel):
+    """Where a record was stored."""
+
+    partition: int
+    offset: int
+
+
+class RecordFailed(BaseModel):
+    """Why a record was not stored."""
+
+    errorCode: str  # noqa: N815 - the contract's field names
+    errorMessage: str  # noqa: N815
+    retriable: bool
+
+
+class ProduceResponse(BaseModel):
+    """The answer to a request: one entry per record, in request order."""
+
+    failedRecordCount: int  # noqa: N815
+    records: list[RecordWritten | RecordFailed]
+
+
+class FieldError(BaseModel):
+    """One problem in the request, named by its place (for example `records[3].value`)."""
+
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """A request that was refused as a whole."""
+
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+resolver = APIGatewayRestResolver(enable_validation=True)
+
+
+def _error(
+    status: HTTPStatus,
+    message: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    body = ErrorResponse(message=message, errors=errors or []).model_dump_json()
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [part for part in location if part != "body"]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+@resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_body(error: RequestValidationError) -> Response[str]:
+    """400 naming every bad field; nothing was produced."""
+    errors = [
+        FieldError(
+            field="body" if e["type"] == "json_invalid" else _field_name(tuple(e["loc"])),
+            message=str(e.get("msg", e["type"])),
+        )
+        for e in error.errors()
+    ]
+    return _error(HTTPStatus.BAD_REQUEST, "invalid request body: nothing was produced", errors)
+
+
+def _outgoing(record: RecordIn) -> OutgoingRecord:
+    return OutgoingRecord(
+        key=None if record.key is None else record.key.encode(),
+        value=None
+        if record.value is None
+        else json.dumps(record.value, ensure_ascii=False, separators=(",", ":")).encode(),
+        headers=[(name, text.encode()) for name, text in record.headers.items()],
+    )
+
+
+def _too_large(outgoing: list[OutgoingRecord]) -> list[FieldError]:
+    return [
+        FieldError(
+            field=f"records[{index}]", message=f"{size} bytes serialized; the limit is {MAX_RECORD_BYTES}"
+        )
+        for index, record in enumerate(outgoing)
+        if (
+            size := len(record.key or b"")
+            + len(record.value or b"")
+            + sum(len(n) + len(v) for n, v in record.headers)
+        )
+        > MAX_RECORD_BYTES
+    ]
+
+
+@resolver.post(
+    "/topics/<topic>/records",
+    summary="Produce records to a topic",
+    responses={
+        200: {
+            "description": "Every record was written",
+            "content": {"application/json": {"model": ProduceResponse}},
+        },
+        207: {
+            "description": "Some records failed",
+            "content": {"application/json": {"model": ProduceResponse}},
+        },
+        400: {"description": "Invalid body", "content": {"application/json": {"model": ErrorResponse}}},
+        403: {"description": "Topic not allowed", "content": {"application/json": {"model": ErrorResponse}}},
+        413: {"description": "Too large", "content": {"application/json": {"model": ErrorResponse}}},
+        503: {
+            "description": "Brokers unavailable",
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
+    },
+)
+def produce_records(
+    topic: Annotated[str, Path(pattern=r"^[a-zA-Z0-9._-]{1,249}$")],
+    request: Annotated[ProduceRequest, Body()],
+) -> Response[str]:
+    """Validate the whole batch, produce it, and answer for every record."""
+    settings = load_settings(ProducerSettings)
+    if not settings.topic_allowed(topic):
+        return _error(HTTPStatus.FORBIDDEN, f"topic {topic!r} is not open to producers")
+    if len(resolver.current_event.body or "") > MAX_BODY_BYTES:
+        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
+    outgoing = [_outgoing(record) for record in request.records]
+    if too_large := _too_large(outgoing):
+        return _error(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "records over the size limit: nothing was produced",
+            too_large,
+        )
+
+    started = time.monotonic()
+    outcomes = record_producer.produce(
+        record_producer.producer(), topic, outgoing, settings.produce_timeout_ms / 1000
+    )
+    failed = [outcome for outcome in outcomes if isinstance(outcome, Failed)]
+    metrics.add_metric(name="RecordsProduced", unit=MetricUnit.Count, value=len(outcomes) - len(failed))
+    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failed))
+    metrics.add_metric(
+        name="BytesProduced",
+        unit=MetricUnit.Bytes,
+        value=sum(len(r.value or b"") + len(r.key or b"") for r in outgoing),
+    )
+    metrics.add_metric(
+        name="ProduceLatency", unit=MetricUnit.Milliseconds, value=(time.monotonic() - started) * 1000
+    )
+
+    if failed and len(failed) == len(outcomes) and all(f.retriable for f in failed):
+        logger.warning("brokers unavailable", extra={"topic": topic, "error": failed[0].error_code})
+        return _error(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"the brokers are unavailable ({failed[0].error_code})",
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        )
+    answer = ProduceResponse(
+        failedRecordCount=len(failed),
+        records=[
+            RecordWritten(partition=o.partition, offset=o.offset)
+            if isinstance(o, Delivered)
+            else RecordFailed(errorCode=o.error_code, errorMessage=o.error_message, retriable=o.retriable)
+            for o in outcomes
+        ],
+    )
+    status = HTTPStatus.MULTI_STATUS if failed else HTTPStatus.OK
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=answer.model_dump_json()
+    )

@@ -1,0 +1,137 @@
+"""Records into Kafka with one idempotent, acks=all producer per container and a per-request answer for
+every record, gathered from librdkafka's delivery reports within a deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from streaming_common.kafka_config import client_config
+from streaming_common.settings import KafkaSettings, load_settings
+
+
+class ProducerSettings(KafkaSettings):
+    """ALLOWED_TOPICS (comma-separated), PRODUCE_TIMEOUT_MS (how long a request waits for its delivery
+    reports; keep it well inside the function timeout) and RETRY_AFTER_SECONDS (for 503 answers)."""
+
+    allowed_topics: str = ""
+    produce_timeout_ms: int = 10_000
+    retry_after_seconds: int = 5
+
+    def topic_allowed(self, topic: str) -> bool:
+        """Whether requests may produce to `topic`."""
+        return topic in {name.strip() for name in self.allowed_topics.split(",") if name.strip()}
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """A record as bytes, ready for Kafka."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Where Kafka stored a record."""
+
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Why a record was not stored, and whether sending it again may work."""
+
+    error_code: str
+    error_message: str
+    retriable: bool
+
+
+Outcome = Delivered | Failed
+NOT_REPORTED = Failed("DeliveryTimeout", "no delivery report within the request's deadline", True)
+
+
+@cache
+def producer() -> Producer:
+    """The container's producer: idempotent, acks=all, failing undelivered records at the deadline."""
+    settings = load_settings(ProducerSettings)
+    kafka = Producer(
+        client_config(
+            settings,
+            **{
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "message.timeout.ms": settings.produce_timeout_ms,
+                "socket.connection.setup.timeout.ms": min(settings.produce_timeout_ms, 10_000),
+            },
+        )
+    )
+    kafka.poll(0)  # serve the IAM token callback before the first record
+    return kafka
+
+
+def _failure(error: KafkaError) -> Failed:
+    return Failed(error.name(), error.str(), bool(error.retriable()) or error.code() in _RETRIABLE_CODES)
+
+
+# Local errors that librdkafka does not mark retriable but that a later attempt can get past.
+_RETRIABLE_CODES = frozenset(
+    {
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._TIMED_OUT,
+        KafkaError._QUEUE_FULL,
+    }
+)
+
+
+def produce(
+    kafka: Any, topic: str, records: Sequence[OutgoingRecord], timeout_seconds: float
+) -> list[Outcome]:
+    """Produce `records` to `topic`; one outcome per record, in request order, within `timeout_seconds`."""
+    outcomes: list[Outcome | None] = [None] * len(records)
+
+    def report(index: int) -> Any:
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is None:
+                outcomes[index] = Delivered(message.partition() or 0, message.offset() or 0)
+            else:
+                outcomes[index] = _failure(error)
+
+        return on_delivery
+
+    for index, record in enumerate(records):
+        try:
+            kafka.produce(
+                topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+                on_delivery=report(index),
+            )
+        except BufferError:  # the local queue is full: let it drain once, then give up on this record
+            kafka.poll(0.5)
+            try:
+                kafka.produce(
+                    topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    on_delivery=report(index),
+                )
+            except BufferError:
+                outcomes[index] = Failed("QueueFull", "the producer's local queue is full", True)
+        except KafkaException as error:
+            outcomes[index] = _failure(error.args[0])
+        kafka.poll(0)
+    kafka.flush(timeout_seconds)
+    return [NOT_REPORTED if outcome is None else outcome for outcome in outcomes]
