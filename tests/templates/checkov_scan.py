@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,33 +37,33 @@ def scenario_templates(template: Path) -> dict[str, dict[str, Any]]:
     return variants
 
 
-def scan(templates: list[Path] = ALL_TEMPLATES) -> list[dict[str, Any]]:
-    """Run checkov over every scenario of every translated template; its JSON report(s) as a list."""
-    with tempfile.TemporaryDirectory() as workdir:
-        for template in templates:
-            for name, variant in scenario_templates(template).items():
-                (Path(workdir) / f"{name}.json").write_text(json.dumps(variant, indent=1))
-        completed = subprocess.run(
-            [
-                checkov_binary(),
-                "--directory",
-                workdir,
-                "--framework",
-                "cloudformation",
-                "--output",
-                "json",
-                "--compact",
-                "--skip-download",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
+def _scan_file(path: Path) -> list[dict[str, Any]]:
+    completed = subprocess.run(
+        [checkov_binary(), "--file", str(path), "--framework", "cloudformation", "--output", "json",
+         "--compact", "--skip-download"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )
     if completed.returncode not in (0, 1):
-        raise RuntimeError(f"checkov failed to run ({completed.returncode}): {completed.stderr[-2000:]}")
+        raise RuntimeError(f"checkov failed on {path.name} ({completed.returncode}): {completed.stderr[-2000:]}")
     report = json.loads(completed.stdout or "[]")
     return report if isinstance(report, list) else [report]
+
+
+def scan(templates: list[Path] = ALL_TEMPLATES) -> list[dict[str, Any]]:
+    """Run checkov over every scenario of every translated template; one report per scenario file.
+
+    One checkov process per file: scenarios of a template share their logical IDs, and a single checkov
+    run over a folder of them was seen to mix them up (different counts from run to run).
+    """
+    with tempfile.TemporaryDirectory() as workdir:
+        paths = []
+        for template in templates:
+            for name, variant in scenario_templates(template).items():
+                path = Path(workdir) / f"{name}.json"
+                path.write_text(json.dumps(variant, indent=1))
+                paths.append(path)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            return [report for reports in pool.map(_scan_file, paths) for report in reports]
 
 
 def failed_checks(reports: list[dict[str, Any]]) -> list[str]:

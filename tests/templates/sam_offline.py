@@ -62,7 +62,11 @@ def packaged(template: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _translated_json(path: Path) -> str:
-    translated = transform(packaged(load_template(path)), {}, _ShippedManagedPolicies())  # type: ignore[arg-type]
+    # passthrough_metadata: a SAM resource's Metadata (its inline checkov skips) reaches what it generates,
+    # for example the stage of an AWS::Serverless::Api.
+    translated = transform(
+        packaged(load_template(path)), {}, _ShippedManagedPolicies(), passthrough_metadata=True  # type: ignore[arg-type]
+    )
     return json.dumps(translated)
 
 

@@ -31,6 +31,7 @@ WIRED = {
     "SubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb,subnet-0cccccccccccccccc",
     "BrokerSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
     "ClientSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
+    "SecurityGroupIds": "sg-0bbbbbbbbbbbbbbbb",
 }
 
 SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
@@ -42,6 +43,10 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "vpc-endpoints": {},
         "nat-gateways": {"EgressMode": "NatGateway"},
         "existing-vpc": EXISTING_VPC,
+    },
+    "ingest-api": {
+        "defaults": {},
+        "usage-plan-waf-scram": {"EnableUsagePlan": "true", "EnableWaf": "true"} | SCRAM_SECRET,
     },
     "lambda-consumer": {
         "s3-destination": {},

@@ -71,15 +71,20 @@ FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
     "DeliveryRole",
     "DeliveryStream",
 }
+INGEST_API = {
+    "IngestKey", "SharedLayer", "UserPool", "UserPoolDomain", "RecordsResourceServer", "ProducersGroup",
+    "MachineClient", "UserClient", "TokenScopesLogGroup", "TokenScopesFunction", "TokenScopesPermission",
+    "AccessLogGroup", "Api", "ProducerLogGroup", "ProducerFunction",
+}
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
 # Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
 # they are built.
 OPTION_STACKS: dict[str, dict[str, set[str]]] = {
-    "ClusterWithRestApi": {},
+    "ClusterWithRestApi": {"IngestApi": INGEST_API},
     "LambdaConsumer": {"LambdaConsumer": LAMBDA_CONSUMER},
     "LambdaFirehoseS3": {"FirehoseArchive": FIREHOSE_ARCHIVE},
     "FlinkS3": {},
-    "All": {"LambdaConsumer": LAMBDA_CONSUMER, "FirehoseArchive": FIREHOSE_ARCHIVE},
+    "All": {"IngestApi": INGEST_API, "LambdaConsumer": LAMBDA_CONSUMER, "FirehoseArchive": FIREHOSE_ARCHIVE},
 }
 
 
