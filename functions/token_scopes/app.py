@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import event_source
-from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreTokenGenerationV2TriggerEvent
+from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
+    PreTokenGenerationV2TriggerEvent,
+)
 
 import scope_grants
 from streaming_common.observability import logger

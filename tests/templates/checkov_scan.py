@@ -39,14 +39,33 @@ def scenario_templates(template: Path) -> dict[str, dict[str, Any]]:
 
 def _scan_file(path: Path) -> list[dict[str, Any]]:
     completed = subprocess.run(
-        [checkov_binary(), "--file", str(path), "--framework", "cloudformation", "--output", "json",
-         "--compact", "--skip-download"],
-        capture_output=True, text=True, check=False, timeout=600,
+        [
+            checkov_binary(),
+            "--file",
+            str(path),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     if completed.returncode not in (0, 1):
-        raise RuntimeError(f"checkov failed on {path.name} ({completed.returncode}): {completed.stderr[-2000:]}")
-    report = json.loads(completed.stdout or "[]")
-    return report if isinstance(report, list) else [report]
+        raise RuntimeError(
+            f"checkov failed on {path.name} ({completed.returncode}): {completed.stderr[-2000:]}"
+        )
+    parsed = json.loads(completed.stdout or "[]")
+    reports = parsed if isinstance(parsed, list) else [parsed]
+    # A file with nothing checkov knows comes back as a bare summary: give it the usual shape.
+    return [
+        (report if "results" in report else {"results": {}, "summary": report}) | {"scenario": path.stem}
+        for report in reports
+    ]
 
 
 def scan(templates: list[Path] = ALL_TEMPLATES) -> list[dict[str, Any]]:

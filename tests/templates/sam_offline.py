@@ -65,7 +65,10 @@ def _translated_json(path: Path) -> str:
     # passthrough_metadata: a SAM resource's Metadata (its inline checkov skips) reaches what it generates,
     # for example the stage of an AWS::Serverless::Api.
     translated = transform(
-        packaged(load_template(path)), {}, _ShippedManagedPolicies(), passthrough_metadata=True  # type: ignore[arg-type]
+        packaged(load_template(path)),
+        {},
+        _ShippedManagedPolicies(),
+        passthrough_metadata=True,  # type: ignore[arg-type]
     )
     return json.dumps(translated)
 

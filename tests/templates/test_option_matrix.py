@@ -72,9 +72,21 @@ FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
     "DeliveryStream",
 }
 INGEST_API = {
-    "IngestKey", "SharedLayer", "UserPool", "UserPoolDomain", "RecordsResourceServer", "ProducersGroup",
-    "MachineClient", "UserClient", "TokenScopesLogGroup", "TokenScopesFunction", "TokenScopesPermission",
-    "AccessLogGroup", "Api", "ProducerLogGroup", "ProducerFunction",
+    "IngestKey",
+    "SharedLayer",
+    "UserPool",
+    "UserPoolDomain",
+    "RecordsResourceServer",
+    "ProducersGroup",
+    "MachineClient",
+    "UserClient",
+    "TokenScopesLogGroup",
+    "TokenScopesFunction",
+    "TokenScopesPermission",
+    "AccessLogGroup",
+    "Api",
+    "ProducerLogGroup",
+    "ProducerFunction",
 }
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
 # Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
