@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo bench test test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo bench openapi test test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -85,3 +85,6 @@ BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:.
 bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in the same process
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.consumer
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.forwarder
+
+openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the producer's routes
+	PYTHONPATH=layers/shared:functions/producer:. $(BIN)/python scripts/write_openapi.py docs/openapi.json
