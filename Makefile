@@ -53,7 +53,7 @@ test-integration: venv ## Tests against the local broker and moto server
 lint: venv ## ruff, mypy, cfn-lint, checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	MYPYPATH=layers/shared:functions/topic_provisioner $(BIN)/mypy layers/shared local scripts
+	MYPYPATH=layers/shared:functions/topic_provisioner:functions/producer $(BIN)/mypy layers/shared local scripts
 	@for f in functions/*/; do echo "mypy $$f"; MYPYPATH=layers/shared:$$f $(BIN)/mypy $$f; done
 	$(BIN)/cfn-lint $(TEMPLATES)
 	$(BIN)/python -m tests.templates.checkov_scan

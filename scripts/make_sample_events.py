@@ -121,7 +121,7 @@ def _records_body(records: list[dict[str, Any]]) -> str:
 
 def producer_events() -> dict[str, dict[str, Any]]:
     """API Gateway events for the producer: a valid batch, each kind of invalid body, a forbidden topic."""
-    valid = [
+    valid: list[dict[str, Any]] = [
         {"key": "sensor-1", "value": {"temperature": 21.5, "unit": "C"}, "headers": {"source": "sensor"}},
         {"key": None, "value": [1, 2, 3]},
         {"key": "sensor-1", "value": None},
