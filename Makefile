@@ -80,11 +80,12 @@ clean: ## Remove build output and virtual environments
 demo: $(VENV)/.installed ## Run the solution's pieces end to end on this machine (no AWS, no Docker)
 	PYTHONPATH=layers/shared:functions/topic_provisioner:. $(BIN)/python -m local.demo
 
-BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:.
+BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:.
 
 bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in the same process
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.consumer
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.forwarder
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.producer
 
 openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the producer's routes
 	PYTHONPATH=layers/shared:functions/producer:. $(BIN)/python scripts/write_openapi.py docs/openapi.json

@@ -4,9 +4,8 @@ every record, gathered from librdkafka's delivery reports within a deadline."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -27,25 +26,22 @@ class ProducerSettings(KafkaSettings):
         return topic in {name.strip() for name in self.allowed_topics.split(",") if name.strip()}
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
+class OutgoingRecord(NamedTuple):
     """A record as bytes, ready for Kafka."""
 
     key: bytes | None
     value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+    headers: list[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """Where Kafka stored a record."""
+class Delivered(NamedTuple):
+    """Where Kafka stored a record (a tuple: one is made per record on the hot path)."""
 
     partition: int
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+class Failed(NamedTuple):
     """Why a record was not stored, and whether sending it again may work."""
 
     error_code: str
@@ -115,7 +111,7 @@ def produce(
                 topic,
                 value=record.value,
                 key=record.key,
-                headers=list(record.headers),
+                headers=record.headers,
                 on_delivery=report(index),
             )
         except BufferError:  # the local queue is full: let it drain once, then give up on this record
@@ -125,7 +121,7 @@ def produce(
                     topic,
                     value=record.value,
                     key=record.key,
-                    headers=list(record.headers),
+                    headers=record.headers,
                     on_delivery=report(index),
                 )
             except BufferError:
