@@ -40,13 +40,23 @@ def main(argv: list[str]) -> int:
         handler = load_handler("producer")
         import record_producer  # noqa: PLC0415
 
-        records = [{"key": f"device-{i % 50}", "value": {"seq": i, "pad": "x" * 1000}} for i in range(RECORDS_PER_REQUEST)]
+        records = [
+            {"key": f"device-{i % 50}", "value": {"seq": i, "pad": "x" * 1000}}
+            for i in range(RECORDS_PER_REQUEST)
+        ]
         event = api_event(json.dumps({"records": records}), topic=topic)
         context = FakeLambdaContext()
         values = [json.dumps(r["value"], separators=(",", ":")).encode() for r in records]
         keys = [r["key"].encode() for r in records]
-        bare = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 5, "compression.type": "lz4"})
+        bare = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+            }
+        )
 
         def through_handler() -> None:
             for _ in range(REQUESTS):
@@ -78,11 +88,19 @@ def main(argv: list[str]) -> int:
         subject, baseline = compare(through_handler, bare_loop, rounds=7)
         cold, _ = compare(new_producer_per_request, bare_loop, rounds=3)
         record_producer.producer.cache_clear()
-    print(f"producer: {total} records of 1 KiB per round, {RECORDS_PER_REQUEST}-record requests, broker {bootstrap}")
-    print(f"producer: handler {total / subject:,.0f} records/s, bare produce loop {total / baseline:,.0f} records/s")
+    print(
+        f"producer: {total} records of 1 KiB per round, {RECORDS_PER_REQUEST}-record requests, "
+        f"broker {bootstrap}"
+    )
+    print(
+        f"producer: handler {total / subject:,.0f} records/s, "
+        f"bare produce loop {total / baseline:,.0f} records/s"
+    )
     print(f"producer: ratio {baseline / subject:.2f} (target >= {TARGET})")
-    print(f"producer: new producer per request {total / cold:,.0f} records/s "
-          f"({baseline / cold:.2f} of the bare loop)")
+    print(
+        f"producer: new producer per request {total / cold:,.0f} records/s "
+        f"({baseline / cold:.2f} of the bare loop)"
+    )
     return 0
 
 

@@ -106,16 +106,7 @@ def produce(
         return on_delivery
 
     for index, record in enumerate(records):
-        try:
-            kafka.produce(
-                topic,
-                value=record.value,
-                key=record.key,
-                headers=record.headers,
-                on_delivery=report(index),
-            )
-        except BufferError:  # the local queue is full: let it drain once, then give up on this record
-            kafka.poll(0.5)
+        for attempt in range(2):  # a full local queue gets one chance to drain
             try:
                 kafka.produce(
                     topic,
@@ -124,10 +115,15 @@ def produce(
                     headers=record.headers,
                     on_delivery=report(index),
                 )
+                break
             except BufferError:
-                outcomes[index] = Failed("QueueFull", "the producer's local queue is full", True)
-        except KafkaException as error:
-            outcomes[index] = _failure(error.args[0])
+                if attempt:
+                    outcomes[index] = Failed("QueueFull", "the producer's local queue is full", True)
+                else:
+                    kafka.poll(0.5)
+            except KafkaException as error:
+                outcomes[index] = _failure(error.args[0])
+                break
         kafka.poll(0)
     kafka.flush(timeout_seconds)
     return [NOT_REPORTED if outcome is None else outcome for outcome in outcomes]

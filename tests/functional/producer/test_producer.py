@@ -184,3 +184,34 @@ def test_a_record_over_1_mib_gives_413_and_nothing_is_produced(
     assert response["statusCode"] == 413
     assert [e["field"] for e in json.loads(response["body"])["errors"]] == ["records[1]"]
     assert fake.produced == []
+
+
+class FullQueueProducer(ScriptedProducer):
+    """A producer whose local queue stays full whenever it is handed the value `full`."""
+
+    def __init__(self, full: bytes) -> None:
+        super().__init__(lambda index: None)
+        self.full = full
+        self.attempts = 0
+
+    def produce(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[Any], on_delivery: Any
+    ) -> None:
+        self.attempts += 1
+        if value == self.full:
+            raise BufferError("Local: Queue full")
+        super().produce(topic, value, key, headers, on_delivery)
+
+
+def test_a_full_local_queue_fails_only_that_record_as_retriable(
+    handler: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _use(monkeypatch, FullQueueProducer(full=b"[1,2,3]"))  # the second record's value
+    status, body, _ = _call(handler, "valid-batch.json", lambda_context)
+    assert status == 207
+    assert body["records"][1] == {
+        "errorCode": "QueueFull",
+        "errorMessage": "the producer's local queue is full",
+        "retriable": True,
+    }
+    assert fake.attempts == 5  # four records, one of them tried twice
