@@ -19,8 +19,9 @@ TARGET = 1.3
 
 def main(argv: list[str]) -> int:
     quiet_powertools()
+    from local.functions import load_handler  # noqa: PLC0415
     from scripts.make_sample_events import near_limit_event  # noqa: PLC0415 - after the environment is set
-    from tests.conftest import FakeLambdaContext, load_handler  # noqa: PLC0415
+    from tests.conftest import FakeLambdaContext  # noqa: PLC0415
 
     event = near_limit_event(value_size=1024)
     raw_values = [raw["value"] for records in event["records"].values() for raw in records]

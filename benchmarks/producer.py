@@ -28,8 +28,9 @@ def main(argv: list[str]) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic  # noqa: PLC0415
 
     from local.broker import running_broker  # noqa: PLC0415
+    from local.functions import load_handler  # noqa: PLC0415
     from scripts.make_sample_events import api_event  # noqa: PLC0415
-    from tests.conftest import FakeLambdaContext, load_handler  # noqa: PLC0415
+    from tests.conftest import FakeLambdaContext  # noqa: PLC0415
 
     with running_broker() as bootstrap:
         topic = f"bench-{uuid.uuid4().hex[:6]}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
+
+from local.lambda_context import LocalLambdaContext
 
 # Fixed before any boto3 client is created: tests never reach AWS.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -28,38 +29,14 @@ def _fresh_cached_clients() -> None:
     load_settings.cache_clear()
 
 
-class FakeLambdaContext:
-    """The attributes of Lambda's context object that Powertools and crhelper read."""
-
-    function_name = "test-function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-    log_group_name = "/aws/lambda/test-function"
-    log_stream_name = "stream"
+class FakeLambdaContext(LocalLambdaContext):
+    """The local runtime's context with a fixed request ID and the given time left."""
 
     def __init__(self, remaining_ms: int = 300_000) -> None:
-        self._remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining_ms
+        super().__init__("test-function", timeout_ms=remaining_ms)
+        self.aws_request_id = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
-
-
-def load_handler(function: str) -> Any:
-    """Import functions/<function>/app.py under a unique module name (every function has an app.py)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"{function}_app", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

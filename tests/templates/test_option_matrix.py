@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.templates.cfn_conditions import (
+from local.cfn import (
     enabled_resources,
     nested_parameters,
     output_value,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.templates.cfn_conditions import enabled_resources, parameter_values
+from local.cfn import enabled_resources, parameter_values
 from tests.templates.checkov_scan import failed_checks, scan, scenario_templates
 from tests.templates.sam_offline import ALL_TEMPLATES, ROOT_TEMPLATE, translate
 

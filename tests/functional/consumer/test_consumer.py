@@ -13,8 +13,9 @@ import avro.schema
 import pytest
 from google.protobuf import struct_pb2
 
+from local.functions import load_handler
 from streaming_common.kafka_codec import KafkaRecord, build_event
-from tests.conftest import FakeLambdaContext, load_handler
+from tests.conftest import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "consumer"
 ORDER_SCHEMA = json.dumps(

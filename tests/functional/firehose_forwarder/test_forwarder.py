@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from local.functions import load_handler
 from streaming_common.kafka_codec import KafkaRecord, from_archive_line, iter_event_records, to_archive_line
-from tests.conftest import FakeLambdaContext, load_handler
+from tests.conftest import FakeLambdaContext
 from tests.functional.firehose_forwarder.conftest import BUCKET, Archive
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "firehose_forwarder"

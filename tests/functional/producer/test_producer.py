@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError
 
-from tests.conftest import FakeLambdaContext, load_handler
+from local.functions import load_handler
+from tests.conftest import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "producer"
 

@@ -17,7 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import FakeLambdaContext, load_handler
+from local.functions import load_handler
+from tests.conftest import FakeLambdaContext
 from tests.templates.sam_offline import REPO, load_template
 
 TEMPLATE = load_template(REPO / "nested" / "ingest-api.yaml")

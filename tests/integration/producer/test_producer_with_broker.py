@@ -13,8 +13,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from local.broker import free_port
+from local.functions import load_handler
 from scripts.make_sample_events import api_event
-from tests.conftest import FakeLambdaContext, load_handler
+from tests.conftest import FakeLambdaContext
 
 
 def _handler(monkeypatch: pytest.MonkeyPatch, bootstrap: str, topic: str, timeout_ms: int = 10_000) -> Any:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from tests.conftest import FakeLambdaContext, load_handler
+from local.functions import load_handler
+from tests.conftest import FakeLambdaContext
 from tests.integration.conftest import CloudFormationEndpoint
 
 

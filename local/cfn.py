@@ -6,6 +6,7 @@ built on this cannot pass by not understanding a template.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 NO_VALUE = object()
@@ -63,6 +64,8 @@ def _value(node: Any, params: dict[str, str], conditions: dict[str, bool]) -> An
         if function == "Fn::GetAtt":
             target = argument if isinstance(argument, list) else argument.split(".", 1)
             return f"<{'.'.join(target)}>"
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(params.get(m.group(1), m.group(0))), argument)
     raise UnsupportedIntrinsicError(f"cannot evaluate {node!r}")
 
 
@@ -92,6 +95,12 @@ def enabled_resources(template: dict[str, Any], params: dict[str, str]) -> dict[
         for name, resource in template.get("Resources", {}).items()
         if "Condition" not in resource or conditions[resource["Condition"]]
     }
+
+
+def resolve_value(node: Any, names: dict[str, str], conditions: dict[str, bool]) -> Any:
+    """A property's value with parameters and resource names in `names`; None for AWS::NoValue."""
+    value = _value(node, names, conditions)
+    return None if value is NO_VALUE else value
 
 
 def output_value(template: dict[str, Any], params: dict[str, str], output: str) -> Any:
