@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo bench openapi test test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo invoke bench openapi test test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -76,6 +76,12 @@ diagram: venv ## Redraw docs/architecture.svg
 
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+LOCAL_PATH := layers/shared:$(subst $(eval) ,:,$(wildcard functions/*)):.
+
+invoke: $(VENV)/.installed ## Run one function with an event file, no Docker: FUNCTION=<folder> EVENT=<file>
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=consumer EVENT=events/consumer/json-records.json" >&2; exit 2; }
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.invoke $(FUNCTION) $(EVENT)
 
 demo: $(VENV)/.installed ## Run the solution's pieces end to end on this machine (no AWS, no Docker)
 	PYTHONPATH=layers/shared:functions/topic_provisioner:. $(BIN)/python -m local.demo

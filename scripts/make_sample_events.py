@@ -145,6 +145,35 @@ def producer_events() -> dict[str, dict[str, Any]]:
     }
 
 
+def token_events() -> dict[str, dict[str, Any]]:
+    """Cognito pre token generation events (version 2) for a member of producers and for someone else."""
+
+    def sign_in(groups: list[str]) -> dict[str, Any]:
+        return {
+            "version": "2",
+            "triggerSource": "TokenGeneration_Authentication",
+            "region": "us-east-1",
+            "userPoolId": "us-east-1_Example",
+            "userName": "alice",
+            "callerContext": {"awsSdkVersion": "aws-sdk-unknown", "clientId": "4o1u0v5v1l3m9m0p3o8m6l3l8"},
+            "request": {
+                "userAttributes": {"sub": "a1b2c3", "email": "alice@example.com", "email_verified": "true"},
+                "groupConfiguration": {
+                    "groupsToOverride": groups,
+                    "iamRolesToOverride": [],
+                    "preferredRole": None,
+                },
+                "scopes": ["openid", "email"],
+            },
+            "response": {"claimsAndScopeOverrideDetails": None},
+        }
+
+    return {
+        "token_scopes/producer-sign-in.json": sign_in(["producers"]),
+        "token_scopes/reader-sign-in.json": sign_in(["readers"]),
+    }
+
+
 def near_limit_event(value_size: int = 1024, limit: int = LAMBDA_PAYLOAD_LIMIT) -> dict[str, Any]:
     """As many records with `value_size`-byte JSON values over 3 partitions as fit in `limit` bytes."""
     padding = "x" * (value_size - len(_json({"orderId": "o-0-000000", "amount": 0, "pad": ""})))
@@ -193,7 +222,7 @@ def write(events: dict[str, dict[str, Any]], *, compact: bool = False) -> None:
 
 
 def main(argv: list[str]) -> int:
-    write(small_events() | producer_events())
+    write(small_events() | producer_events() | token_events())
     if "--large" in argv:
         write(large_events(), compact=True)
     return 0

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from scripts.make_sample_events import REPO, small_events
+from scripts.make_sample_events import REPO, producer_events, small_events, token_events
 from streaming_common.kafka_codec import iter_event_records
 
-EVENTS = small_events()
+EVENTS = small_events() | producer_events() | token_events()
 
 
 @pytest.mark.parametrize("relative", sorted(EVENTS))

@@ -1,0 +1,102 @@
+"""AWS emulation for the local runtime: moto in server mode on a loopback port, holding the resources a
+template declares, under the names `local.functions.local_name` gives them."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.broker import free_port
+from local.functions import LOCAL_ACCOUNT, LOCAL_REGION, load_template, local_name
+
+# moto accepts any credentials; these make boto3 sign requests without looking for real ones.
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": LOCAL_REGION,
+    "AWS_REGION": LOCAL_REGION,
+}
+
+
+@contextmanager
+def running_moto() -> Iterator[str]:
+    """Yield the endpoint URL of a moto server started on a free loopback port; stop it afterwards."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto's backends live in the process, not the server: start each server from a clean state.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _clients(endpoint: str) -> dict[str, Any]:
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=LOCAL_REGION,
+    )
+    return {name: session.client(name, endpoint_url=endpoint) for name in ("s3", "firehose", "sqs")}
+
+
+def _referenced(value: Any) -> str | None:
+    """The logical ID a `!GetAtt X.Arn` or `!Ref X` points at."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".")[0])
+        if "Ref" in value:
+            return str(value["Ref"])
+    return None
+
+
+def create_template_resources(endpoint: str, template_path: Path) -> dict[str, str]:
+    """Create the template's buckets, queues and DirectPut delivery streams; logical ID -> local name."""
+    resources = load_template(template_path).get("Resources", {})
+    clients = _clients(endpoint)
+    created: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        name = local_name(logical_id)
+        if resource["Type"] == "AWS::S3::Bucket":
+            clients["s3"].create_bucket(Bucket=name)
+            created[logical_id] = name
+        elif resource["Type"] == "AWS::SQS::Queue":
+            clients["sqs"].create_queue(QueueName=name)
+            created[logical_id] = name
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::KinesisFirehose::DeliveryStream":
+            continue
+        destination = resource["Properties"]["ExtendedS3DestinationConfiguration"]
+        bucket = local_name(_referenced(destination["BucketARN"]) or "")
+        clients["firehose"].create_delivery_stream(
+            DeliveryStreamName=local_name(logical_id),
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name('DeliveryRole')}",
+                "BucketARN": f"arn:aws:s3:::{bucket}",
+                # moto does not expand Firehose's !{timestamp:...} expressions: keep the fixed part.
+                "Prefix": str(destination.get("Prefix", "")).split("!{", 1)[0] or "data/",
+            },
+        )
+        created[logical_id] = local_name(logical_id)
+    return created
+
+
+def environment(endpoint: str) -> dict[str, str]:
+    """The variables that point boto3 (in this process and in the handlers) at the moto server."""
+    return LOCAL_CREDENTIALS | {"AWS_ENDPOINT_URL": endpoint}
+
+
+def use_environment(values: dict[str, str]) -> None:
+    """Set `values` in this process's environment (the handlers read it as Lambda's)."""
+    os.environ.update(values)

@@ -1,0 +1,96 @@
+"""`make invoke FUNCTION=<name> EVENT=<file>`: a Docker-free `sam local invoke`.
+
+Runs one function's handler in this process with an event file, the environment its template gives it,
+and the local backends it needs (a Kafka broker for Kafka clients, moto with the template's buckets and
+streams for AWS calls); prints the response. Each invocation is a cold container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from local import aws
+from local.broker import running_broker
+from local.functions import REPO, FunctionSpec, discover, load_handler
+from local.lambda_context import LocalLambdaContext
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _cold_container(function: str) -> None:
+    """Forget what a previous invocation cached: the function's modules and the shared layer's caches."""
+    for module_file in (REPO / "functions" / function).glob("*.py"):
+        sys.modules.pop(module_file.stem, None)
+    from streaming_common.aws_clients import client  # noqa: PLC0415 - after the environment is set
+    from streaming_common.settings import load_settings  # noqa: PLC0415
+
+    client.cache_clear()
+    load_settings.cache_clear()
+
+
+def _create_topics(bootstrap: str, topics: list[str]) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: PLC0415
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    futures = admin.create_topics([NewTopic(t, 3, -1) for t in topics if t not in existing])
+    for future in futures.values():
+        future.result(10)
+
+
+@contextmanager
+def backends(spec: FunctionSpec) -> Iterator[dict[str, str]]:
+    """Start what `spec` needs; yield the environment that points the function at it."""
+    overrides = {"POWERTOOLS_TRACE_DISABLED": "true"} | aws.LOCAL_CREDENTIALS
+    with ExitStack() as stack:
+        if {"DELIVERY_STREAM_NAME", "ARCHIVE_BUCKET_NAME"} & set(spec.environment):
+            endpoint = stack.enter_context(aws.running_moto())
+            aws.create_template_resources(endpoint, spec.template)
+            overrides |= aws.environment(endpoint)
+        if "KAFKA_AUTH" in spec.environment:
+            bootstrap = stack.enter_context(running_broker())
+            topics = [t.strip() for t in spec.environment.get("ALLOWED_TOPICS", "").split(",") if t.strip()]
+            _create_topics(bootstrap, topics)
+            overrides |= {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
+        yield overrides
+
+
+def invoke(function: str, event: dict[str, Any]) -> Any:
+    """The handler's response to `event`, run as a new container of `function`."""
+    functions = discover()
+    if function not in functions:
+        raise SystemExit(f"unknown function {function!r}; one of: {', '.join(sorted(functions))}")
+    spec = functions[function]
+    with backends(spec) as overrides, _environment(spec.environment | overrides):
+        _cold_container(function)
+        handler = load_handler(function)
+        return handler.lambda_handler(event, LocalLambdaContext(spec.logical_id, spec.timeout_seconds * 1000))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print("usage: python -m local.invoke FUNCTION EVENT_FILE", file=sys.stderr)
+        return 2
+    event = json.loads(Path(argv[2]).read_text())
+    response = invoke(argv[1], event)
+    print(json.dumps(response, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
