@@ -70,16 +70,27 @@ def backends(spec: FunctionSpec) -> Iterator[dict[str, str]]:
         yield overrides
 
 
-def invoke(function: str, event: dict[str, Any]) -> Any:
-    """The handler's response to `event`, run as a new container of `function`."""
+def function_spec(function: str) -> FunctionSpec:
+    """The template's description of `function` (its folder name), or a clear error."""
     functions = discover()
     if function not in functions:
         raise SystemExit(f"unknown function {function!r}; one of: {', '.join(sorted(functions))}")
-    spec = functions[function]
-    with backends(spec) as overrides, _environment(spec.environment | overrides):
-        _cold_container(function)
-        handler = load_handler(function)
-        return handler.lambda_handler(event, LocalLambdaContext(spec.logical_id, spec.timeout_seconds * 1000))
+    return functions[function]
+
+
+@contextmanager
+def cold_container(spec: FunctionSpec, overrides: dict[str, str]) -> Iterator[Any]:
+    """Yield the handler of a new container of `spec`, its environment set for as long as it is used."""
+    with _environment(spec.environment | overrides):
+        _cold_container(spec.name)
+        yield load_handler(spec.name).lambda_handler
+
+
+def invoke(function: str, event: dict[str, Any]) -> Any:
+    """The handler's response to `event`, run as a new container of `function`."""
+    spec = function_spec(function)
+    with backends(spec) as overrides, cold_container(spec, overrides) as handler:
+        return handler(event, LocalLambdaContext(spec.logical_id, spec.timeout_seconds * 1000))
 
 
 def main(argv: list[str]) -> int:
