@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local.rest_front import proxy_event
 from streaming_common.kafka_codec import KafkaRecord, build_event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,6 @@ def small_events() -> dict[str, dict[str, Any]]:
 def api_event(body: str, topic: str = TOPIC, scope: str = "records/write") -> dict[str, Any]:
     """An API Gateway REST proxy event (payload 1.0) for POST /topics/{topic}/records, as the Cognito
     authorizer passes it on (claims of a client-credentials access token)."""
-    path = f"/topics/{topic}/records"
     claims = {
         "sub": "4o1u0v5v1l3m9m0p3o8m6l3l8",
         "client_id": "4o1u0v5v1l3m9m0p3o8m6l3l8",
@@ -86,33 +86,16 @@ def api_event(body: str, topic: str = TOPIC, scope: str = "records/write") -> di
         "scope": scope,
         "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
     }
-    headers = {"Content-Type": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com"}
-    return {
-        "resource": "/topics/{topic}/records",
-        "path": path,
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"topic": topic},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/topics/{topic}/records",
-            "httpMethod": "POST",
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "protocol": "HTTP/1.1",
-            "requestTimeEpoch": BASE_TIMESTAMP,
-            "identity": {"sourceIp": "203.0.113.10", "userAgent": "sensor/1.0"},
-            "authorizer": {"claims": claims},
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    return proxy_event(
+        f"/topics/{topic}/records",
+        topic,
+        body,
+        claims,
+        stage="prod",
+        request_id="c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        request_time_ms=BASE_TIMESTAMP,
+        source_ip="203.0.113.10",
+    )
 
 
 def _records_body(records: list[dict[str, Any]]) -> str:

@@ -1,0 +1,129 @@
+"""The REST front: real HTTP in front of the real producer function and a real broker; tokens from moto's
+Cognito (password flow) and from the local client credentials grant, all signed with moto's key."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from moto import mock_aws
+
+from local.cognito import AccessTokenVerifier, mint_client_credentials_token
+from local.invoke import cold_container, function_spec
+from local.rest_front import RestFront
+
+
+@pytest.fixture
+def user_pool() -> Iterator[tuple[Any, str]]:
+    with mock_aws():
+        cognito = boto3.client("cognito-idp")
+        yield cognito, cognito.create_user_pool(PoolName="producers")["UserPool"]["Id"]
+
+
+@pytest.fixture
+def front(kafka_bootstrap: str, user_pool: tuple[Any, str]) -> Iterator[tuple[RestFront, str]]:
+    topic = f"api-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(topic, 3, -1)]).values():
+        future.result(10)
+    overrides = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_AUTH": "PLAINTEXT",
+        "ALLOWED_TOPICS": topic,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    verifier = AccessTokenVerifier(user_pool[1], frozenset({"records/write"}))
+    with (
+        cold_container(function_spec("producer"), overrides) as handler,
+        RestFront(handler, verifier) as server,
+    ):
+        yield server, topic
+
+
+def _post(url: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+BODY = {"records": [{"key": "k1", "value": {"n": 1}}, {"key": "k2", "value": {"n": 2}}]}
+
+
+def test_a_token_with_the_scope_produces(front: tuple[RestFront, str], user_pool: tuple[Any, str]) -> None:
+    server, topic = front
+    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
+    status, body = _post(f"{server.url}/topics/{topic}/records", BODY, token)
+    assert status == 200
+    assert body["failedRecordCount"] == 0
+    assert len(body["records"]) == 2
+
+
+def test_a_missing_token_is_refused_with_401(front: tuple[RestFront, str]) -> None:
+    server, topic = front
+    status, body = _post(f"{server.url}/topics/{topic}/records", BODY, None)
+    assert status == 401
+    assert "access token is required" in body["message"]
+
+
+def test_an_expired_token_is_refused_with_401(
+    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+) -> None:
+    server, topic = front
+    token = mint_client_credentials_token(
+        user_pool[1], "machine-client", ["records/write"], lifetime_seconds=-60
+    )
+    status, body = _post(f"{server.url}/topics/{topic}/records", BODY, token)
+    assert status == 401
+    assert "expired" in body["message"]
+
+
+def test_a_token_without_the_scope_is_refused_with_403(
+    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+) -> None:
+    # Given a real moto token from the password flow (scope aws.cognito.signin.user.admin only)
+    cognito, pool_id = user_pool
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="people", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(UserPoolId=pool_id, Username="bob", TemporaryPassword="Temp-Password-1x!")
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username="bob", Password="Str0ng-Password-1x!", Permanent=True
+    )
+    token = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "bob", "PASSWORD": "Str0ng-Password-1x!"},
+    )["AuthenticationResult"]["AccessToken"]
+    server, topic = front
+    status, body = _post(f"{server.url}/topics/{topic}/records", BODY, token)
+    assert status == 403
+    assert "records/write" in body["message"]
+
+
+def test_a_token_of_another_pool_is_refused(front: tuple[RestFront, str]) -> None:
+    server, topic = front
+    token = mint_client_credentials_token("us-east-1_SomeOtherPool", "machine-client", ["records/write"])
+    status, _ = _post(f"{server.url}/topics/{topic}/records", BODY, token)
+    assert status == 401
+
+
+def test_an_unknown_route_is_refused_like_api_gateway(front: tuple[RestFront, str]) -> None:
+    server, _ = front
+    status, body = _post(f"{server.url}/nothing-here", BODY, None)
+    assert status == 403
+    assert body == {"message": "Missing Authentication Token"}
