@@ -83,8 +83,10 @@ invoke: $(VENV)/.installed ## Run one function with an event file, no Docker: FU
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=consumer EVENT=events/consumer/json-records.json" >&2; exit 2; }
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.invoke $(FUNCTION) $(EVENT)
 
-demo: $(VENV)/.installed ## Run the solution's pieces end to end on this machine (no AWS, no Docker)
-	PYTHONPATH=layers/shared:functions/topic_provisioner:. $(BIN)/python -m local.demo
+OPTION ?= All
+
+demo: $(VENV)/.installed ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.demo $(OPTION) 2> >(grep -v '^%' >&2)
 
 BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:.
 

@@ -3,6 +3,7 @@ template declares, under the names `local.functions.local_name` gives them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -29,11 +30,12 @@ LOCAL_CREDENTIALS = {
 def running_moto() -> Iterator[str]:
     """Yield the endpoint URL of a moto server started on a free loopback port; stop it afterwards."""
     port = free_port()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's web server logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     # moto's backends live in the process, not the server: start each server from a clean state.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
     try:
         yield endpoint
     finally:
@@ -85,7 +87,7 @@ def create_template_resources(endpoint: str, template_path: Path) -> dict[str, s
                 "RoleARN": f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name('DeliveryRole')}",
                 "BucketARN": f"arn:aws:s3:::{bucket}",
                 # moto does not expand Firehose's !{timestamp:...} expressions: keep the fixed part.
-                "Prefix": str(destination.get("Prefix", "")).split("!{", 1)[0] or "data/",
+                "Prefix": str(destination.get("Prefix", "")).split("!{", 1)[0].rpartition("/")[0] + "/",
             },
         )
         created[logical_id] = local_name(logical_id)

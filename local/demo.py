@@ -1,116 +1,199 @@
-"""`make demo`: what runs end to end today, on one machine, with no AWS account and no Docker.
+"""`make demo [OPTION=...]`: the solution end to end on this machine, no AWS account, no Docker.
 
-Starts a Kafka broker (Tansu), creates the topic with the topic provisioner's own logic, produces sample
-JSON records with an idempotent acks=all producer, reads them back as Lambda MSK events built by the
-shared codec, writes one archive line per record, and reports. Exits 1 if any record is unaccounted for.
+A Kafka broker (Tansu) and moto start on loopback ports; the topic is created by the topic provisioner's own
+logic; sample records go in over HTTP through the REST front (Cognito token checked) into the real producer;
+then the real consumer and forwarder run on emulated event source mappings, and the report accounts for
+every record. Exits 1 if any record is unaccounted for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import boto3
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from local import aws
 from local.broker import running_broker
-from streaming_common.kafka_codec import KafkaRecord, build_event, iter_event_records, to_archive_line
+from local.cognito import AccessTokenVerifier, mint_client_credentials_token
+from local.event_source_mapping import EventSourceMapping, MappingConfig, MappingStats, s3_destination
+from local.functions import REPO, load_template, local_name
+from local.invoke import cold_container, function_spec
+from local.rest_front import RestFront
 from topic_admin import TopicSpec, ensure_topic
 
-TOPIC = "streaming-events"
-PARTITIONS = 3
-RECORDS = 2000
+OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
+RECORDS = 3000
+PER_REQUEST = 500
+POOL_ID = "us-east-1_localDemo"
+QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
 
 
-def _produce(bootstrap: str) -> int:
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
-    )
-    failures: list[str] = []
+def _topic_defaults() -> tuple[str, int]:
+    parameters = load_template(REPO / "nested" / "msk-cluster.yaml")["Parameters"]
+    return str(parameters["TopicName"]["Default"]), int(parameters["TopicPartitions"]["Default"])
 
-    def on_delivery(error: object, _message: object) -> None:
-        if error is not None:
-            failures.append(str(error))
 
-    for index in range(RECORDS):
-        value = json.dumps({"deviceId": f"device-{index % 50}", "reading": index * 0.5, "seq": index})
-        producer.produce(
-            TOPIC,
-            key=f"device-{index % 50}",
-            value=value,
-            headers={"source": b"demo"},
-            on_delivery=on_delivery,
+def _send(url: str, token: str) -> int:
+    accepted = 0
+    for start in range(0, RECORDS, PER_REQUEST):
+        records = [
+            {
+                "key": f"device-{i % 40}",
+                "value": {
+                    "deviceId": f"device-{i % 40}",
+                    "seq": i,
+                    "temperature": round(20 + (i % 50) / 10, 1),
+                },
+                "headers": {"source": "demo"},
+            }
+            for i in range(start, min(start + PER_REQUEST, RECORDS))
+        ]
+        request = urllib.request.Request(
+            url,
+            data=json.dumps({"records": records}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
-        producer.poll(0)
-    producer.flush(30)
-    if failures:
-        raise RuntimeError(f"{len(failures)} records were not delivered: {failures[:3]}")
-    return RECORDS
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        accepted += len(answer["records"]) - answer["failedRecordCount"]
+    return accepted
 
 
-def _consume(bootstrap: str) -> list[KafkaRecord]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "demo", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTITIONS)])
-    records: list[KafkaRecord] = []
-    deadline = time.monotonic() + 30
-    while len(records) < RECORDS and time.monotonic() < deadline:
-        for message in consumer.consume(500, timeout=1):
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            if message.error() or topic is None or partition is None or offset is None:
-                continue
-            kind, timestamp = message.timestamp()
-            raw_headers = message.headers() or []
-            pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
-            headers = tuple(
-                (name, value.encode() if isinstance(value, str) else value) for name, value in pairs
-            )
-            records.append(
-                KafkaRecord(
-                    topic,
-                    partition,
-                    offset,
-                    timestamp,
-                    "LOG_APPEND_TIME" if kind == 2 else "CREATE_TIME",
-                    message.key(),
-                    message.value(),
-                    headers,
-                )
-            )
-    consumer.close()
-    return records
+def _send_raw_poison(bootstrap: str, topic: str) -> None:
+    """One record from another producer that is not JSON: the consumer rejects it, the archive keeps it."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(topic, key=b"legacy-system", value=b"\x00\x01 not json \xff")
+    producer.flush(10)
 
 
-def main() -> int:
+def _run_mapping(
+    function: str, topic: str, bootstrap: str, overrides: dict[str, str], s3: Any
+) -> MappingStats:
+    spec = function_spec(function)
+    config = dataclasses.replace(MappingConfig.from_template(spec, topic), consumer_group=f"demo-{function}")
+    with cold_container(spec, overrides | QUIET) as handler:
+        mapping = EventSourceMapping(
+            config, bootstrap, handler, s3_destination(s3, local_name("FailedBatchesBucket"), function)
+        )
+        stats = mapping.run_until_idle()
+        mapping.close()
+    return stats
+
+
+def _archived_lines(s3: Any, bucket: str) -> dict[str, int]:
+    counts = {"data/": 0, "oversize/": 0}
+    for prefix in counts:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                counts[prefix] += s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().count(b"\n")
+    return counts
+
+
+def main(option: str) -> int:
+    if option not in OPTIONS:
+        print(f"OPTION must be one of {', '.join(OPTIONS)}", file=sys.stderr)
+        return 2
+    if option == "FlinkS3":
+        print("FlinkS3: the Flink job is not built yet, so there is nothing to run for this option.")
+        return 2
     started = time.monotonic()
-    with running_broker() as bootstrap:
-        ensure_topic(AdminClient({"bootstrap.servers": bootstrap}), TopicSpec(TOPIC, PARTITIONS))
-        produced = _produce(bootstrap)
-        consumed = _consume(bootstrap)
-    event = build_event(
-        consumed,
-        event_source_arn="arn:aws:kafka:local:000000000000:cluster/demo/local",
-        bootstrap_servers=bootstrap,
+    topic, partitions = _topic_defaults()
+    log_path = Path(tempfile.mkdtemp(prefix="msk-demo-")) / "functions.log"
+    with ExitStack() as stack:
+        # What the functions print (their logs and EMF metrics, as CloudWatch would get them) goes to a file.
+        stack.enter_context(contextlib.redirect_stdout(stack.enter_context(log_path.open("w"))))
+        bootstrap = stack.enter_context(running_broker())
+        endpoint = stack.enter_context(aws.running_moto())
+        for template in ("firehose-delivery.yaml", "lambda-consumer.yaml"):
+            aws.create_template_resources(endpoint, REPO / "nested" / template)
+        os.environ.update(aws.environment(endpoint))
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        ensure_topic(AdminClient({"bootstrap.servers": bootstrap}), TopicSpec(topic, partitions))
+
+        kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
+        verifier = AccessTokenVerifier(POOL_ID, frozenset({"records/write"}))
+        with (
+            cold_container(function_spec("producer"), kafka | QUIET) as producer,
+            RestFront(producer, verifier) as front,
+        ):
+            token = mint_client_credentials_token(
+                POOL_ID, f"machine-{uuid.uuid4().hex[:6]}", ["records/write"]
+            )
+            accepted = _send(f"{front.url}/topics/{topic}/records", token)
+        _send_raw_poison(bootstrap, topic)
+        in_topic = accepted + 1
+
+        report = [
+            f"option            {option}",
+            f"broker            Tansu at {bootstrap}; moto at {endpoint}",
+            f"topic             {topic}, {partitions} partitions",
+            f"accepted by API   {accepted} of {RECORDS} records (POST {front.url}/topics/{topic}/records)",
+            "other producer    1 record that is not JSON",
+        ]
+        unaccounted = RECORDS - accepted
+        if option in ("LambdaConsumer", "All"):
+            consumer = _run_mapping("consumer", topic, bootstrap, aws.environment(endpoint), s3)
+            kept = consumer.records_to_destination
+            report.append(
+                f"consumer          {consumer.records_succeeded} processed, {kept} after retries in "
+                f"s3://{local_name('FailedBatchesBucket')}/aws/lambda/consumer/, "
+                f"{consumer.invocations} invocations"
+            )
+            unaccounted += in_topic - consumer.records_succeeded - kept
+        if option in ("LambdaFirehoseS3", "All"):
+            forwarder = _run_mapping("firehose_forwarder", topic, bootstrap, aws.environment(endpoint), s3)
+            lines = _archived_lines(s3, local_name("ArchiveBucket"))
+            archived = lines["data/"] + lines["oversize/"]
+            report.append(
+                f"archive           {archived} lines in s3://{local_name('ArchiveBucket')}/ "
+                f"(data/ {lines['data/']}, oversize/ {lines['oversize/']}), "
+                f"{forwarder.records_to_destination} kept as failed batches"
+            )
+            unaccounted += in_topic - min(archived, in_topic) - forwarder.records_to_destination
+        if option == "ClusterWithRestApi":
+            stored = _count_in_topic(bootstrap, topic, partitions, in_topic)
+            report.append(f"in the topic      {stored} records")
+            unaccounted += in_topic - stored
+        report += [
+            f"unaccounted       {unaccounted}",
+            f"took              {time.monotonic() - started:.1f} s",
+            f"function logs     {log_path}",
+            "more              docs/local.md; make invoke FUNCTION=<name> EVENT=<file>",
+        ]
+    print("\n".join(report))
+    return 0 if unaccounted == 0 else 1
+
+
+def _count_in_topic(bootstrap: str, topic: str, partitions: int, expected: int) -> int:
+    """Read every partition from the start and count the records (up to 30 s)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"demo-count-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
     )
-    archive = Path(tempfile.mkdtemp(prefix="msk-demo-")) / "archive.ndjson"
-    with archive.open("wb") as out:
-        archived = sum(out.write(to_archive_line(record)) > 0 for record in iter_event_records(event))
-    unaccounted = produced - archived
-    print(f"broker            Tansu at {bootstrap} (stopped)")
-    print(f"topic             {TOPIC}, {PARTITIONS} partitions")
-    print(f"produced          {produced} records (idempotent, acks=all)")
-    print(
-        f"consumed          {len(consumed)} records in {len(event['records'])} partitions,"
-        " as one Lambda MSK event"
-    )
-    print(f"archived          {archived} lines -> {archive}")
-    print(f"unaccounted       {unaccounted}")
-    print(f"took              {time.monotonic() - started:.1f} s")
-    print("first line        " + archive.read_text().splitlines()[0])
-    return 0 if unaccounted == 0 and len(consumed) == produced else 1
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    count, deadline = 0, time.monotonic() + 30
+    while count < expected and time.monotonic() < deadline:
+        count += sum(1 for message in consumer.consume(500, timeout=1) if not message.error())
+    consumer.close()
+    return count
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "All"))

@@ -36,6 +36,8 @@ def _cold_container(function: str) -> None:
     """Forget what a previous invocation cached: the function's modules and the shared layer's caches."""
     for module_file in (REPO / "functions" / function).glob("*.py"):
         sys.modules.pop(module_file.stem, None)
+    # Powertools reads service name and metrics namespace when Logger/Metrics are created: create them anew.
+    sys.modules.pop("streaming_common.observability", None)
     from streaming_common.aws_clients import client  # noqa: PLC0415 - after the environment is set
     from streaming_common.settings import load_settings  # noqa: PLC0415
 
