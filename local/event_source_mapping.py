@@ -21,7 +21,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from local.functions import LOCAL_CLUSTER_ARN, FunctionSpec, load_template
+from local.cfn import evaluate_conditions, parameter_values, resolve_value
+from local.functions import LOCAL_CLUSTER_ARN, LOCAL_PARAMETERS, FunctionSpec, load_template
 from local.lambda_context import LocalLambdaContext
 from streaming_common.kafka_codec import KafkaRecord, build_event
 
@@ -49,24 +50,16 @@ class MappingConfig:
     def from_template(cls, spec: FunctionSpec, topic: str) -> MappingConfig:
         """Read the function's MSK event from its template, with the parameters' defaults."""
         template = load_template(spec.template)
-        params = {name: p.get("Default") for name, p in template.get("Parameters", {}).items()}
+        params = parameter_values(
+            template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in template.get("Parameters", {})}
+        )
+        conditions = evaluate_conditions(template, params)
         properties = template["Resources"][spec.logical_id]["Properties"]
         event = next(e["Properties"] for e in properties["Events"].values() if e["Type"] == "MSK")
-        provisioned = params.get("PollerMode", "Provisioned") == "Provisioned"
 
         def value(name: str, default: Any) -> Any:
-            raw = event.get(name, default)
-            if isinstance(raw, dict) and "Ref" in raw:
-                return params.get(raw["Ref"], default)
-            if isinstance(raw, dict) and "Fn::If" in raw:  # provisioned-poller settings
-                chosen = raw["Fn::If"][1] if provisioned else raw["Fn::If"][2]
-                return value_of(chosen, default)
-            return raw
-
-        def value_of(raw: Any, default: Any) -> Any:
-            if isinstance(raw, dict) and "Ref" in raw:
-                return default if raw["Ref"] == "AWS::NoValue" else params.get(raw["Ref"], default)
-            return raw
+            resolved = resolve_value(event[name], params, conditions) if name in event else None
+            return default if resolved is None else resolved
 
         return cls(
             function=spec.name,
