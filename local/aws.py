@@ -48,7 +48,9 @@ def _clients(endpoint: str) -> dict[str, Any]:
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=LOCAL_REGION,
     )
-    return {name: session.client(name, endpoint_url=endpoint) for name in ("s3", "firehose", "sqs")}
+    return {
+        name: session.client(name, endpoint_url=endpoint) for name in ("s3", "firehose", "sqs", "cognito-idp")
+    }
 
 
 def _referenced(value: Any) -> str | None:
@@ -75,6 +77,7 @@ def create_template_resources(endpoint: str, template_path: Path) -> dict[str, s
         elif resource["Type"] == "AWS::SQS::Queue":
             clients["sqs"].create_queue(QueueName=name)
             created[logical_id] = name
+    created |= _create_user_pools(clients["cognito-idp"], resources)
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::KinesisFirehose::DeliveryStream":
             continue
@@ -91,6 +94,60 @@ def create_template_resources(endpoint: str, template_path: Path) -> dict[str, s
             },
         )
         created[logical_id] = local_name(logical_id)
+    return created
+
+
+def _literal(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The listed properties whose values are plain (no intrinsic functions)."""
+    return {
+        k: v
+        for k, v in properties.items()
+        if k in keys and not (isinstance(v, dict) and any(x == "Ref" or x.startswith("Fn::") for x in v))
+    }
+
+
+def _create_user_pools(cognito: Any, resources: dict[str, Any]) -> dict[str, str]:
+    """The template's user pools with their resource servers, clients and groups.
+
+    Returns logical ID -> user pool ID or app client ID.
+    """
+    created: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Cognito::UserPool":
+            created[logical_id] = cognito.create_user_pool(PoolName=local_name(logical_id))["UserPool"]["Id"]
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        pool_id = created.get(_referenced(properties.get("UserPoolId")) or "")
+        if pool_id is None:
+            continue
+        if resource["Type"] == "AWS::Cognito::UserPoolResourceServer":
+            cognito.create_resource_server(
+                UserPoolId=pool_id,
+                Identifier=properties["Identifier"],
+                Name=properties["Name"],
+                Scopes=properties.get("Scopes", []),
+            )
+        elif resource["Type"] == "AWS::Cognito::UserPoolGroup":
+            cognito.create_group(UserPoolId=pool_id, GroupName=properties["GroupName"])
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        pool_id = created.get(_referenced(properties.get("UserPoolId")) or "")
+        if resource["Type"] == "AWS::Cognito::UserPoolClient" and pool_id:
+            client = cognito.create_user_pool_client(
+                UserPoolId=pool_id,
+                **_literal(
+                    properties,
+                    (
+                        "ClientName",
+                        "GenerateSecret",
+                        "AllowedOAuthFlows",
+                        "AllowedOAuthScopes",
+                        "AllowedOAuthFlowsUserPoolClient",
+                        "ExplicitAuthFlows",
+                    ),
+                ),
+            )["UserPoolClient"]
+            created[logical_id] = client["ClientId"]
     return created
 
 

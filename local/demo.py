@@ -37,13 +37,25 @@ from topic_admin import TopicSpec, ensure_topic
 OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
 RECORDS = 3000
 PER_REQUEST = 500
-POOL_ID = "us-east-1_localDemo"
 QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
 
 
 def _topic_defaults() -> tuple[str, int]:
     parameters = load_template(REPO / "nested" / "msk-cluster.yaml")["Parameters"]
     return str(parameters["TopicName"]["Default"]), int(parameters["TopicPartitions"]["Default"])
+
+
+def _required_scopes() -> frozenset[str]:
+    """The scopes the API's Cognito authorizer requires (from nested/ingest-api.yaml)."""
+    api = load_template(REPO / "nested" / "ingest-api.yaml")["Resources"]["Api"]["Properties"]
+    return frozenset(api["Auth"]["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"])
+
+
+def _machine_scopes(endpoint: str, pool_id: str, client_id: str) -> list[str]:
+    """The scopes the machine client may ask for, as the user pool (in moto) holds them."""
+    cognito = boto3.client("cognito-idp", endpoint_url=endpoint)
+    client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+    return list(client["AllowedOAuthScopes"])
 
 
 def _send(url: str, token: str) -> int:
@@ -118,21 +130,24 @@ def main(option: str) -> int:
         stack.enter_context(contextlib.redirect_stdout(stack.enter_context(log_path.open("w"))))
         bootstrap = stack.enter_context(running_broker())
         endpoint = stack.enter_context(aws.running_moto())
-        for template in ("firehose-delivery.yaml", "lambda-consumer.yaml"):
-            aws.create_template_resources(endpoint, REPO / "nested" / template)
+        created: dict[str, str] = {}
+        for template in ("firehose-delivery.yaml", "lambda-consumer.yaml", "ingest-api.yaml"):
+            created |= aws.create_template_resources(endpoint, REPO / "nested" / template)
+        pool_id, machine_client = created["UserPool"], created["MachineClient"]
         os.environ.update(aws.environment(endpoint))
         s3 = boto3.client("s3", endpoint_url=endpoint)
         ensure_topic(AdminClient({"bootstrap.servers": bootstrap}), TopicSpec(topic, partitions))
 
         kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
-        verifier = AccessTokenVerifier(POOL_ID, frozenset({"records/write"}))
+        required = _required_scopes()
+        verifier = AccessTokenVerifier(pool_id, required)
         with (
             cold_container(function_spec("producer"), kafka | QUIET) as producer,
             RestFront(producer, verifier) as front,
         ):
-            token = mint_client_credentials_token(
-                POOL_ID, f"machine-{uuid.uuid4().hex[:6]}", ["records/write"]
-            )
+            # What Cognito's token endpoint gives the machine client for the client credentials grant
+            scopes = _machine_scopes(endpoint, pool_id, machine_client)
+            token = mint_client_credentials_token(pool_id, machine_client, scopes)
             accepted = _send(f"{front.url}/topics/{topic}/records", token)
         _send_raw_poison(bootstrap, topic)
         in_topic = accepted + 1
@@ -140,6 +155,7 @@ def main(option: str) -> int:
         report = [
             f"option            {option}",
             f"broker            Tansu at {bootstrap}; moto at {endpoint}",
+            f"user pool         {pool_id} (from nested/ingest-api.yaml), machine client {machine_client}",
             f"topic             {topic}, {partitions} partitions",
             f"accepted by API   {accepted} of {RECORDS} records (POST {front.url}/topics/{topic}/records)",
             "other producer    1 record that is not JSON",
