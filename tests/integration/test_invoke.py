@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,4 +72,3 @@ def test_make_invoke_command_line() -> None:
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.rstrip().endswith('{\n  "batchItemFailures": []\n}')
-    assert sys.executable
