@@ -1,5 +1,6 @@
 # Streaming Data Solution for Amazon MSK: every task a developer or CI runs.
-# The Makefile installs what it needs into .venv (Python 3.13) and .venv-checkov; nothing else is assumed.
+# The Makefile installs what it needs into .venv (Python 3.13), .venv-checkov and .venv-flink (Python 3.11);
+# nothing else is assumed.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -9,6 +10,11 @@ PYTHON ?= $(shell command -v python$(PYTHON_VERSION) 2>/dev/null || ls -d $(HOME
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
 CHECKOV_VENV := .venv-checkov
+# The Flink job: Python 3.11, as Managed Service for Apache Flink 1.20 runs it.
+FLINK_PYTHON_VERSION := 3.11
+FLINK_PYTHON ?= $(shell command -v python$(FLINK_PYTHON_VERSION) 2>/dev/null || ls -d $(HOME)/.pyenv/versions/$(FLINK_PYTHON_VERSION).*/bin/python 2>/dev/null | head -n 1)
+FLINK_VENV := .venv-flink
+FLINK_BIN := $(abspath $(FLINK_VENV)/bin)
 PIP_FLAGS := --quiet --disable-pip-version-check
 export PATH := $(BIN):$(PATH)
 export CHECKOV_BIN := $(abspath $(CHECKOV_VENV)/bin/checkov)
@@ -17,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo invoke bench openapi test test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo invoke bench openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,10 +42,21 @@ $(CHECKOV_VENV)/.installed: pyproject.toml constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) --group checkov -c constraints-checkov.txt
 	touch $@
 
-venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtual environments
+$(FLINK_VENV)/.installed: pyproject.toml constraints-flink.txt
+	@test -n "$(FLINK_PYTHON)" || { echo "Python $(FLINK_PYTHON_VERSION) not found: install it (pyenv install $(FLINK_PYTHON_VERSION)) or set FLINK_PYTHON=" >&2; exit 1; }
+	$(FLINK_PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_BIN)/python -m pip install $(PIP_FLAGS) pip==26.3
+	$(FLINK_BIN)/pip install $(PIP_FLAGS) --group flink -c constraints-flink.txt
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(FLINK_VENV)/.installed ## Create the virtual environments
 
 test: venv ## Run every test tier except e2e
 	$(BIN)/pytest --ignore=tests/e2e
+	$(MAKE) --no-print-directory test-flink
+
+test-flink: $(FLINK_VENV)/.installed ## The Flink job in a local PyFlink MiniCluster (Python 3.11)
+	$(FLINK_BIN)/pytest --confcutdir=tests/flink tests/flink
 
 test-unit: venv ## Unit and functional tests only (fast)
 	$(BIN)/pytest tests/unit tests/functional
@@ -75,7 +92,7 @@ diagram: venv ## Redraw docs/architecture.svg
 	$(BIN)/python scripts/draw_architecture.py docs/architecture.svg
 
 clean: ## Remove build output and virtual environments
-	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(FLINK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 LOCAL_PATH := layers/shared:$(subst $(eval) ,:,$(wildcard functions/*)):.
 
@@ -85,7 +102,7 @@ invoke: $(VENV)/.installed ## Run one function with an event file, no Docker: FU
 
 OPTION ?= All
 
-demo: $(VENV)/.installed ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
+demo: $(VENV)/.installed $(FLINK_VENV)/.installed ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.demo $(OPTION) 2> >(grep -v '^%' >&2)
 
 BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
 
 from local.lambda_context import LocalLambdaContext
+
+# The Flink tier needs PyFlink, which runs on Python 3.11 only: `make test-flink` runs it in .venv-flink.
+collect_ignore = [] if importlib.util.find_spec("pyflink") else ["flink"]
 
 # Fixed before any boto3 client is created: tests never reach AWS.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
