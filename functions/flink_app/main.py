@@ -4,8 +4,8 @@ It reads the topic, counts records per event type in tumbling event-time windows
 to S3 (analytics_sql.py). Settings come from the runtime properties (job_settings.py).
 
 Deployed, main() returns once the job is submitted, as Managed Flink expects. With FLINK_LOCAL_RUN set
-(tests, `make demo`), it checkpoints every second, so that result files are committed, and waits for a
-bounded source to be read to the end.
+(tests, `make demo`), it checkpoints every second, so that result files are committed, runs with one reader,
+and waits for a bounded source to be read to the end.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def main() -> None:
     if local_run:
         # Managed Flink checkpoints by itself (every minute by default); the file sink commits on checkpoints.
         config.set("execution.checkpointing.interval", LOCAL_CHECKPOINT_INTERVAL)
+        # One reader takes the local file in order, as one reader takes a Kafka partition.
+        config.set("parallelism.default", "1")
     *definitions, insert = analytics_sql.statements(settings)
     for statement in definitions:
         table_env.execute_sql(statement)
