@@ -15,7 +15,8 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local.broker import free_port
-from local.functions import LOCAL_ACCOUNT, LOCAL_REGION, load_template, local_name
+from local.cfn import enabled_resources, parameter_values
+from local.functions import LOCAL_ACCOUNT, LOCAL_CLUSTER_ARN, LOCAL_REGION, REPO, load_template, local_name
 
 # moto accepts any credentials; these make boto3 sign requests without looking for real ones.
 LOCAL_CREDENTIALS = {
@@ -95,6 +96,32 @@ def create_template_resources(endpoint: str, template_path: Path) -> dict[str, s
         )
         created[logical_id] = local_name(logical_id)
     return created
+
+
+def option_templates(option: str) -> list[Path]:
+    """The nested templates the root template deploys for a DeploymentOption, against an existing cluster
+    (locally the broker stands in for the cluster and its network)."""
+    root = load_template(REPO / "template.yaml")
+    params = parameter_values(root, {"DeploymentOption": option, "ExistingClusterArn": LOCAL_CLUSTER_ARN})
+    return [
+        REPO / str(root["Resources"][logical_id]["Properties"]["Location"])
+        for logical_id, kind in enabled_resources(root, params).items()
+        if kind == "AWS::Serverless::Application"
+    ]
+
+
+def download_buckets(s3: Any, target: Path) -> dict[str, int]:
+    """Copy every object of every bucket to `target/<bucket>/<key>`; bucket -> number of objects."""
+    counts: dict[str, int] = {}
+    for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+        counts[bucket] = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                path = target / bucket / item["Key"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, item["Key"], str(path))
+                counts[bucket] += 1
+    return counts
 
 
 def _literal(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -42,6 +42,9 @@ EVENT_TYPES = ("reading", "heartbeat", "alert")
 QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
 
 
+INGEST_API = REPO / "nested" / "ingest-api.yaml"
+
+
 def _topic_defaults() -> tuple[str, int]:
     parameters = load_template(REPO / "nested" / "msk-cluster.yaml")["Parameters"]
     return str(parameters["TopicName"]["Default"]), int(parameters["TopicPartitions"]["Default"])
@@ -49,7 +52,7 @@ def _topic_defaults() -> tuple[str, int]:
 
 def _required_scopes() -> frozenset[str]:
     """The scopes the API's Cognito authorizer requires (from nested/ingest-api.yaml)."""
-    api = load_template(REPO / "nested" / "ingest-api.yaml")["Resources"]["Api"]["Properties"]
+    api = load_template(INGEST_API)["Resources"]["Api"]["Properties"]
     return frozenset(api["Auth"]["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"])
 
 
@@ -130,9 +133,11 @@ def main(option: str) -> int:
         stack.enter_context(contextlib.redirect_stdout(stack.enter_context(log_path.open("w"))))
         bootstrap = stack.enter_context(running_broker())
         endpoint = stack.enter_context(aws.running_moto())
+        # What the option's templates declare; the REST API's too, as the demo's records come in through it.
+        templates = list(dict.fromkeys([*aws.option_templates(option), INGEST_API]))
         created: dict[str, str] = {}
-        for template in ("firehose-delivery.yaml", "lambda-consumer.yaml", "ingest-api.yaml"):
-            created |= aws.create_template_resources(endpoint, REPO / "nested" / template)
+        for template in templates:
+            created |= aws.create_template_resources(endpoint, template)
         pool_id, machine_client = created["UserPool"], created["MachineClient"]
         os.environ.update(aws.environment(endpoint))
         s3 = boto3.client("s3", endpoint_url=endpoint)
@@ -157,6 +162,9 @@ def main(option: str) -> int:
             f"broker            Tansu at {bootstrap}; moto at {endpoint}",
             f"user pool         {pool_id} (from nested/ingest-api.yaml), machine client {machine_client}",
             f"topic             {topic}, {partitions} partitions",
+            "resources         in moto, as declared by "
+            + ", ".join(str(t.relative_to(REPO)) for t in templates)
+            + ("" if INGEST_API in aws.option_templates(option) else " (the demo's way in)"),
             f"accepted by API   {accepted} of {RECORDS} records (POST {front.url}/topics/{topic}/records)",
             "other producer    1 record that is not JSON",
         ]
@@ -188,7 +196,13 @@ def main(option: str) -> int:
             stored = _count_in_topic(bootstrap, topic, partitions, in_topic)
             report.append(f"in the topic      {stored} records")
             unaccounted += in_topic - stored
+        # moto stops with the demo: keep what the buckets hold.
+        data = log_path.parent / "s3"
+        objects = aws.download_buckets(s3, data)
         report += [
+            f"data              {data}/<bucket>/<key>: "
+            + ", ".join(f"{bucket} {count}" for bucket, count in sorted(objects.items()))
+            + " objects",
             f"unaccounted       {unaccounted}",
             f"took              {time.monotonic() - started:.1f} s",
             f"function logs     {log_path}",
@@ -208,7 +222,7 @@ def _flink_report(flink: FlinkRun) -> list[str]:
         f"flink job         {flink.records_counted} of {flink.records_read} records counted in "
         f"{len(windows)} one-minute window(s) from {windows[0] if windows else '-'}: "
         + ", ".join(f"{kind} {count}" for kind, count in sorted(per_type.items())),
-        f"flink results     {len(flink.rows)} rows in {len(parts)} files under s3://{RESULTS_BUCKET}/{RESULTS_PREFIX}"
+        f"flink results     {len(flink.rows)} rows in {len(parts)} file(s) under s3://{RESULTS_BUCKET}/{RESULTS_PREFIX}"
         f" ({', '.join(sorted({key.rsplit('/', 1)[0].removeprefix(RESULTS_PREFIX) for key in parts}))})",
         "                  ran in a local PyFlink MiniCluster, reading the topic's records from a file:",
         "                  the Kafka connector jar cannot be downloaded here (docs/local.md)",

@@ -9,6 +9,14 @@ import pytest
 from local.functions import REPO
 
 OPTIONS = ["ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All"]
+WAY_IN = "nested/ingest-api.yaml (the demo's way in)"
+RESOURCES_FROM = {
+    "ClusterWithRestApi": "nested/ingest-api.yaml",
+    "LambdaConsumer": f"nested/lambda-consumer.yaml, {WAY_IN}",
+    "LambdaFirehoseS3": f"nested/firehose-delivery.yaml, {WAY_IN}",
+    "FlinkS3": WAY_IN,
+    "All": "nested/ingest-api.yaml, nested/lambda-consumer.yaml, nested/firehose-delivery.yaml",
+}
 
 
 def _make_demo(option: str) -> subprocess.CompletedProcess[str]:
@@ -29,6 +37,8 @@ def test_demo_accounts_for_every_record(option: str) -> None:
     report = completed.stdout
     assert "unaccounted       0" in report
     assert "accepted by API   3000 of 3000 records" in report
+    assert f"resources         in moto, as declared by {RESOURCES_FROM[option]}\n" in report
+    assert "data              " in report
     parts = {
         "consumer          3000 processed, 1 after retries": option in ("LambdaConsumer", "All"),
         "archive           3001 lines": option in ("LambdaFirehoseS3", "All"),
