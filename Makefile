@@ -102,7 +102,8 @@ invoke: $(VENV)/.installed ## Run one function with an event file, no Docker: FU
 
 OPTION ?= All
 
-demo: $(VENV)/.installed $(FLINK_VENV)/.installed ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
+# The Flink environment only for the options that run the Flink job.
+demo: $(VENV)/.installed $(if $(filter FlinkS3 All,$(OPTION)),$(FLINK_VENV)/.installed) ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.demo $(OPTION) 2> >(grep -v '^%' >&2)
 
 BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:.
