@@ -15,8 +15,16 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local.broker import free_port
-from local.cfn import enabled_resources, parameter_values
-from local.functions import LOCAL_ACCOUNT, LOCAL_CLUSTER_ARN, LOCAL_REGION, REPO, load_template, local_name
+from local.cfn import enabled_resources, evaluate_conditions, parameter_values, resolve_tree
+from local.functions import (
+    LOCAL_ACCOUNT,
+    LOCAL_CLUSTER_ARN,
+    LOCAL_PARAMETERS,
+    LOCAL_REGION,
+    REPO,
+    load_template,
+    local_name,
+)
 
 # moto accepts any credentials; these make boto3 sign requests without looking for real ones.
 LOCAL_CREDENTIALS = {
@@ -50,7 +58,8 @@ def _clients(endpoint: str) -> dict[str, Any]:
         region_name=LOCAL_REGION,
     )
     return {
-        name: session.client(name, endpoint_url=endpoint) for name in ("s3", "firehose", "sqs", "cognito-idp")
+        name: session.client(name, endpoint_url=endpoint)
+        for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch")
     }
 
 
@@ -66,8 +75,10 @@ def _referenced(value: Any) -> str | None:
 
 
 def create_template_resources(endpoint: str, template_path: Path) -> dict[str, str]:
-    """Create the template's buckets, queues and DirectPut delivery streams; logical ID -> local name."""
-    resources = load_template(template_path).get("Resources", {})
+    """Create the template's buckets, queues, DirectPut delivery streams, Cognito user pools, SNS topics and
+    CloudWatch alarms; logical ID -> local name (or pool ID, client ID, topic ARN)."""
+    template = load_template(template_path)
+    resources = template.get("Resources", {})
     clients = _clients(endpoint)
     created: dict[str, str] = {}
     for logical_id, resource in resources.items():
@@ -95,6 +106,72 @@ def create_template_resources(endpoint: str, template_path: Path) -> dict[str, s
             },
         )
         created[logical_id] = local_name(logical_id)
+    created |= _create_topics_and_alarms(clients["sns"], clients["cloudwatch"], template)
+    return created
+
+
+# put_metric_alarm's arguments that an AWS::CloudWatch::Alarm's properties give, under the same names.
+ALARM_PROPERTIES = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "Metrics",
+)
+
+
+# CloudFormation turns a property's string (a `!Ref` to a Number parameter is one) into the property's type.
+ALARM_NUMBERS = {"Threshold": float, "Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int}
+
+
+def _alarm_arguments(resolved: dict[str, Any]) -> dict[str, Any]:
+    arguments = {key: value for key, value in resolved.items() if value is not None}
+    for key, kind in ALARM_NUMBERS.items():
+        if key in arguments:
+            arguments[key] = kind(arguments[key])
+    if "ActionsEnabled" in arguments:
+        arguments["ActionsEnabled"] = str(arguments["ActionsEnabled"]).lower() == "true"
+    return arguments
+
+
+def _create_topics_and_alarms(sns: Any, cloudwatch: Any, template: dict[str, Any]) -> dict[str, str]:
+    """The template's SNS topics, then its alarms with references resolved (a `!Ref` to a topic gives its
+    ARN, to another resource its local name); resources whose condition is false are left out."""
+    parameters = template.get("Parameters", {})
+    params = parameter_values(template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in parameters})
+    conditions = evaluate_conditions(template, params)
+    enabled = enabled_resources(template, params)
+    names = {logical_id: local_name(logical_id) for logical_id in enabled}
+    created: dict[str, str] = {}
+    for logical_id, kind in enabled.items():
+        if kind == "AWS::SNS::Topic":
+            arn = sns.create_topic(Name=local_name(logical_id))["TopicArn"]
+            created[logical_id] = names[logical_id] = arn
+    for logical_id, kind in enabled.items():
+        if kind != "AWS::CloudWatch::Alarm":
+            continue
+        properties = template["Resources"][logical_id].get("Properties", {})
+        resolved = {
+            key: resolve_tree(value, params | names, conditions)
+            for key, value in properties.items()
+            if key in (*ALARM_PROPERTIES, "AlarmName")
+        }
+        alarm_name = str(resolved.pop("AlarmName", None) or names[logical_id])
+        cloudwatch.put_metric_alarm(AlarmName=alarm_name, **_alarm_arguments(resolved))
+        created[logical_id] = alarm_name
     return created
 
 

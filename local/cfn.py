@@ -103,6 +103,20 @@ def resolve_value(node: Any, names: dict[str, str], conditions: dict[str, bool])
     return None if value is NO_VALUE else value
 
 
+def _is_intrinsic(node: dict[str, Any]) -> bool:
+    return len(node) == 1 and any(key in ("Ref", "Condition") or key.startswith("Fn::") for key in node)
+
+
+def resolve_tree(node: Any, names: dict[str, str], conditions: dict[str, bool]) -> Any:
+    """A property tree (maps and lists of values and functions) resolved; AWS::NoValue entries dropped."""
+    if isinstance(node, dict) and not _is_intrinsic(node):
+        resolved = {key: resolve_tree(value, names, conditions) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not None}
+    if isinstance(node, list):
+        return [v for v in (resolve_tree(item, names, conditions) for item in node) if v is not None]
+    return resolve_value(node, names, conditions)
+
+
 def output_value(template: dict[str, Any], params: dict[str, str], output: str) -> Any:
     """The value an output would have."""
     conditions = evaluate_conditions(template, params)

@@ -1,0 +1,121 @@
+"""The AWS emulation creates in moto what a template declares, under the local names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local import aws
+from local.functions import REPO, local_name
+
+MONITORING_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ErrorThreshold:
+    Type: Number
+    Default: 5
+  EnableIteratorAgeAlarm:
+    Type: String
+    Default: "false"
+Conditions:
+  IteratorAgeAlarm: !Equals [!Ref EnableIteratorAgeAlarm, "true"]
+Resources:
+  AlarmTopic:
+    Type: AWS::SNS::Topic
+  ConsumerFunction:
+    Type: AWS::Serverless::Function
+  ConsumerErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: The consumer function fails
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref ConsumerFunction
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: !Ref ErrorThreshold
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+      OKActions: [!Ref AlarmTopic]
+  IteratorAgeAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Condition: IteratorAgeAlarm
+    Properties:
+      Namespace: AWS/Lambda
+      MetricName: OffsetLag
+      Statistic: Maximum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1000
+      ComparisonOperator: GreaterThanThreshold
+"""
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    with aws.running_moto() as url:
+        yield url
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        region_name="us-east-1",
+    )
+
+
+def test_topics_and_alarms_are_created_with_references_resolved(endpoint: str, tmp_path: Path) -> None:
+    template = tmp_path / "monitoring.yaml"
+    template.write_text(MONITORING_TEMPLATE)
+
+    created = aws.create_template_resources(endpoint, template)
+
+    topic_arn = created["AlarmTopic"]
+    assert topic_arn.endswith(":local-alarmtopic")
+    assert [t["TopicArn"] for t in _client("sns", endpoint).list_topics()["Topics"]] == [topic_arn]
+    alarms = _client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]
+    # The alarm behind a false condition is not created
+    assert [a["AlarmName"] for a in alarms] == ["local-consumererrorsalarm"]
+    alarm = alarms[0]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": local_name("ConsumerFunction")}]
+    assert alarm["Threshold"] == 5.0
+    assert alarm["AlarmActions"] == [topic_arn]
+    assert alarm["OKActions"] == [topic_arn]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["TreatMissingData"]) == (
+        "Errors",
+        "Sum",
+        "notBreaching",
+    )
+
+
+def test_the_ingest_api_template_gives_its_user_pool_and_clients(endpoint: str) -> None:
+    created = aws.create_template_resources(endpoint, REPO / "nested" / "ingest-api.yaml")
+    cognito = _client("cognito-idp", endpoint)
+    machine = cognito.describe_user_pool_client(
+        UserPoolId=created["UserPool"], ClientId=created["MachineClient"]
+    )
+    assert machine["UserPoolClient"]["AllowedOAuthFlows"] == ["client_credentials"]
+    servers = cognito.list_resource_servers(UserPoolId=created["UserPool"], MaxResults=10)["ResourceServers"]
+    assert [scope["ScopeName"] for server in servers for scope in server["Scopes"]] == ["write"]
+
+
+def test_the_archive_template_gives_its_buckets_and_delivery_stream(endpoint: str) -> None:
+    created = aws.create_template_resources(endpoint, REPO / "nested" / "firehose-delivery.yaml")
+    buckets = {b["Name"] for b in _client("s3", endpoint).list_buckets()["Buckets"]}
+    assert {created["ArchiveBucket"], created["FailedBatchesBucket"]} <= buckets
+    stream = _client("firehose", endpoint).describe_delivery_stream(
+        DeliveryStreamName=created["DeliveryStream"]
+    )
+    destination = stream["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BucketARN"] == f"arn:aws:s3:::{created['ArchiveBucket']}"
