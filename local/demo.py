@@ -40,8 +40,6 @@ RECORDS = 3000
 PER_REQUEST = 500
 EVENT_TYPES = ("reading", "heartbeat", "alert")
 QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
-
-
 INGEST_API = REPO / "nested" / "ingest-api.yaml"
 
 
@@ -134,7 +132,8 @@ def main(option: str) -> int:
         bootstrap = stack.enter_context(running_broker())
         endpoint = stack.enter_context(aws.running_moto())
         # What the option's templates declare; the REST API's too, as the demo's records come in through it.
-        templates = list(dict.fromkeys([*aws.option_templates(option), INGEST_API]))
+        deployed = aws.option_templates(option)
+        templates = list(dict.fromkeys([*deployed, INGEST_API]))
         created: dict[str, str] = {}
         for template in templates:
             created |= aws.create_template_resources(endpoint, template)
@@ -164,7 +163,7 @@ def main(option: str) -> int:
             f"topic             {topic}, {partitions} partitions",
             "resources         in moto, as declared by "
             + ", ".join(str(t.relative_to(REPO)) for t in templates)
-            + ("" if INGEST_API in aws.option_templates(option) else " (the demo's way in)"),
+            + ("" if INGEST_API in deployed else " (the demo's way in)"),
             f"accepted by API   {accepted} of {RECORDS} records (POST {front.url}/topics/{topic}/records)",
             "other producer    1 record that is not JSON",
         ]
@@ -196,13 +195,8 @@ def main(option: str) -> int:
             stored = _count_in_topic(bootstrap, topic, partitions, in_topic)
             report.append(f"in the topic      {stored} records")
             unaccounted += in_topic - stored
-        # moto stops with the demo: keep what the buckets hold.
-        data = log_path.parent / "s3"
-        objects = aws.download_buckets(s3, data)
         report += [
-            f"data              {data}/<bucket>/<key>: "
-            + ", ".join(f"{bucket} {count}" for bucket, count in sorted(objects.items()))
-            + " objects",
+            _keep_data(s3, log_path.parent / "s3"),
             f"unaccounted       {unaccounted}",
             f"took              {time.monotonic() - started:.1f} s",
             f"function logs     {log_path}",
@@ -210,6 +204,13 @@ def main(option: str) -> int:
         ]
     print("\n".join(report))
     return 0 if unaccounted == 0 else 1
+
+
+def _keep_data(s3: Any, folder: Path) -> str:
+    """moto stops with the demo: copy what the buckets hold to `folder`, and say so."""
+    objects = aws.download_buckets(s3, folder)
+    counts = ", ".join(f"{bucket} {count}" for bucket, count in sorted(objects.items()))
+    return f"data              {folder}/<bucket>/<key>: {counts} objects"
 
 
 def _flink_report(flink: FlinkRun) -> list[str]:
