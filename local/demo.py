@@ -33,7 +33,6 @@ from local.flink_runner import RESULTS_BUCKET, RESULTS_PREFIX, FlinkRun, run_fli
 from local.functions import REPO, load_template, local_name
 from local.invoke import cold_container, function_spec
 from local.rest_front import RestFront
-from topic_admin import TopicSpec, ensure_topic
 
 OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
 RECORDS = 3000
@@ -59,6 +58,16 @@ def _machine_scopes(endpoint: str, pool_id: str, client_id: str) -> list[str]:
     cognito = boto3.client("cognito-idp", endpoint_url=endpoint)
     client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
     return list(client["AllowedOAuthScopes"])
+
+
+def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """Create the topic with the topic provisioner's own logic, in a container of it (logs to the file)."""
+    with cold_container(function_spec("topic_provisioner"), QUIET):
+        import topic_admin  # noqa: PLC0415 - the container's fresh module
+
+        topic_admin.ensure_topic(
+            AdminClient({"bootstrap.servers": bootstrap}), topic_admin.TopicSpec(topic, partitions)
+        )
 
 
 def _send(url: str, token: str) -> int:
@@ -140,7 +149,7 @@ def main(option: str) -> int:
         pool_id, machine_client = created["UserPool"], created["MachineClient"]
         os.environ.update(aws.environment(endpoint))
         s3 = boto3.client("s3", endpoint_url=endpoint)
-        ensure_topic(AdminClient({"bootstrap.servers": bootstrap}), TopicSpec(topic, partitions))
+        _create_topic(bootstrap, topic, partitions)
 
         kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
         required = _required_scopes()
