@@ -51,15 +51,19 @@ def running_moto() -> Iterator[str]:
         server.stop()
 
 
-def _clients(endpoint: str) -> dict[str, Any]:
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client for `service` on the moto server at `endpoint`, with the local credentials."""
     session = boto3.session.Session(
         aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=LOCAL_REGION,
     )
+    return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]  # any service name
+
+
+def _clients(endpoint: str) -> dict[str, Any]:
     return {
-        name: session.client(name, endpoint_url=endpoint)
-        for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch")
+        name: client(name, endpoint) for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch")
     }
 
 

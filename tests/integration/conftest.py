@@ -8,16 +8,19 @@ import ipaddress
 import json
 import ssl
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from local import aws
 from local.broker import running_broker
 
 
@@ -32,6 +35,33 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker on a free loopback port for the whole session (or KAFKA_BOOTSTRAP_SERVERS)."""
     with running_broker(tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture
+def new_topic(kafka_bootstrap: str) -> Callable[[str, int], str]:
+    """Create a topic named prefix + a random suffix, with the given partitions; return its name."""
+
+    def create(prefix: str, partitions: int) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        for future in admin.create_topics([NewTopic(name, partitions, -1)]).values():
+            future.result(10)
+        return name
+
+    return create
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    """A moto server of its own for the test."""
+    with aws.running_moto() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def moto_s3(moto_endpoint: str) -> Any:
+    """An S3 client on the test's moto server."""
+    return aws.client("s3", moto_endpoint)
 
 
 def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import boto3
-import pytest
 
 from local import aws
 from local.functions import REPO, local_name
@@ -59,32 +54,16 @@ Resources:
 """
 
 
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    with aws.running_moto() as url:
-        yield url
-
-
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        region_name="us-east-1",
-    )
-
-
-def test_topics_and_alarms_are_created_with_references_resolved(endpoint: str, tmp_path: Path) -> None:
+def test_topics_and_alarms_are_created_with_references_resolved(moto_endpoint: str, tmp_path: Path) -> None:
     template = tmp_path / "monitoring.yaml"
     template.write_text(MONITORING_TEMPLATE)
 
-    created = aws.create_template_resources(endpoint, template)
+    created = aws.create_template_resources(moto_endpoint, template)
 
     topic_arn = created["AlarmTopic"]
     assert topic_arn.endswith(":local-alarmtopic")
-    assert [t["TopicArn"] for t in _client("sns", endpoint).list_topics()["Topics"]] == [topic_arn]
-    alarms = _client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]
+    assert [t["TopicArn"] for t in aws.client("sns", moto_endpoint).list_topics()["Topics"]] == [topic_arn]
+    alarms = aws.client("cloudwatch", moto_endpoint).describe_alarms()["MetricAlarms"]
     # The alarm behind a false condition is not created
     assert [a["AlarmName"] for a in alarms] == ["local-consumererrorsalarm"]
     alarm = alarms[0]
@@ -99,9 +78,9 @@ def test_topics_and_alarms_are_created_with_references_resolved(endpoint: str, t
     )
 
 
-def test_the_ingest_api_template_gives_its_user_pool_and_clients(endpoint: str) -> None:
-    created = aws.create_template_resources(endpoint, REPO / "nested" / "ingest-api.yaml")
-    cognito = _client("cognito-idp", endpoint)
+def test_the_ingest_api_template_gives_its_user_pool_and_clients(moto_endpoint: str) -> None:
+    created = aws.create_template_resources(moto_endpoint, REPO / "nested" / "ingest-api.yaml")
+    cognito = aws.client("cognito-idp", moto_endpoint)
     machine = cognito.describe_user_pool_client(
         UserPoolId=created["UserPool"], ClientId=created["MachineClient"]
     )
@@ -110,11 +89,11 @@ def test_the_ingest_api_template_gives_its_user_pool_and_clients(endpoint: str) 
     assert [scope["ScopeName"] for server in servers for scope in server["Scopes"]] == ["write"]
 
 
-def test_the_archive_template_gives_its_buckets_and_delivery_stream(endpoint: str) -> None:
-    created = aws.create_template_resources(endpoint, REPO / "nested" / "firehose-delivery.yaml")
-    buckets = {b["Name"] for b in _client("s3", endpoint).list_buckets()["Buckets"]}
+def test_the_archive_template_gives_its_buckets_and_delivery_stream(moto_endpoint: str) -> None:
+    created = aws.create_template_resources(moto_endpoint, REPO / "nested" / "firehose-delivery.yaml")
+    buckets = {b["Name"] for b in aws.client("s3", moto_endpoint).list_buckets()["Buckets"]}
     assert {created["ArchiveBucket"], created["FailedBatchesBucket"]} <= buckets
-    stream = _client("firehose", endpoint).describe_delivery_stream(
+    stream = aws.client("firehose", moto_endpoint).describe_delivery_stream(
         DeliveryStreamName=created["DeliveryStream"]
     )
     destination = stream["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]

@@ -5,15 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from local import aws
 from local.event_source_mapping import EventSourceMapping, MappingConfig, s3_destination
 from local.invoke import cold_container, function_spec
 from streaming_common.kafka_codec import iter_event_records
@@ -22,26 +19,14 @@ PARTITIONS = 3
 
 
 @pytest.fixture
-def topic(kafka_bootstrap: str) -> str:
-    name = f"esm-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    for future in admin.create_topics([NewTopic(name, PARTITIONS, -1)]).values():
-        future.result(10)
-    return name
+def topic(new_topic: Callable[[str, int], str]) -> str:
+    return new_topic("esm", PARTITIONS)
 
 
 @pytest.fixture
-def destination_bucket() -> Iterator[tuple[Any, str]]:
-    with aws.running_moto() as endpoint:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            region_name="us-east-1",
-        )
-        s3.create_bucket(Bucket="local-failedbatchesbucket")
-        yield s3, "local-failedbatchesbucket"
+def destination_bucket(moto_s3: Any) -> tuple[Any, str]:
+    moto_s3.create_bucket(Bucket="local-failedbatchesbucket")
+    return moto_s3, "local-failedbatchesbucket"
 
 
 def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:

@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from local import aws, flink_runner
+from local import flink_runner
 from local.flink_runner import FlinkJobError, export_topic, run_flink_option, run_job
 
 PARTITIONS = 3
 
 
 @pytest.fixture
-def topic(kafka_bootstrap: str) -> str:
-    name = f"flink-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    for future in admin.create_topics([NewTopic(name, PARTITIONS, -1)]).values():
-        future.result(10)
-    return name
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with aws.running_moto() as endpoint:
-        yield boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            region_name="us-east-1",
-        )
+def topic(new_topic: Callable[[str, int], str]) -> str:
+    return new_topic("flink", PARTITIONS)
 
 
 def _produce(bootstrap: str, topic: str, records: list[tuple[int, bytes | None, bytes | None, int]]) -> None:
@@ -77,7 +58,7 @@ def test_the_topic_is_exported_whole_in_time_order(kafka_bootstrap: str, topic: 
 
 
 def test_the_job_runs_on_the_topic_and_its_results_land_in_s3(
-    kafka_bootstrap: str, topic: str, s3: Any, tmp_path: Path
+    kafka_bootstrap: str, topic: str, moto_s3: Any, tmp_path: Path
 ) -> None:
     start = 1_764_000_000_000
     kinds = ["reading", "alert"]
@@ -93,7 +74,7 @@ def test_the_job_runs_on_the_topic_and_its_results_land_in_s3(
     records += [(0, b"device-0", None, start + 30_000), (1, b"legacy", b"\x00 not json", start + 30_001)]
     _produce(kafka_bootstrap, topic, records)
 
-    run = run_flink_option(kafka_bootstrap, topic, s3, tmp_path)
+    run = run_flink_option(kafka_bootstrap, topic, moto_s3, tmp_path)
 
     assert run.records_read == 302
     assert run.records_counted == 302
@@ -104,7 +85,7 @@ def test_the_job_runs_on_the_topic_and_its_results_land_in_s3(
         ("(not json)", 1),
     }
     assert f"{flink_runner.RESULTS_PREFIX}dt=2025-11-24/hr=16/_SUCCESS" in run.keys
-    listed = s3.list_objects_v2(Bucket=flink_runner.RESULTS_BUCKET)["Contents"]
+    listed = moto_s3.list_objects_v2(Bucket=flink_runner.RESULTS_BUCKET)["Contents"]
     assert sorted(item["Key"] for item in listed) == sorted(run.keys)
     assert not any("/." in key for key in run.keys), "in-progress files must not be uploaded"
 
