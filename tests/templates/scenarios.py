@@ -32,6 +32,7 @@ WIRED = {
     "BrokerSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
     "ClientSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
     "SecurityGroupIds": "sg-0bbbbbbbbbbbbbbbb",
+    "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
 }
 
 SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
@@ -43,10 +44,16 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "vpc-endpoints": {},
         "nat-gateways": {"EgressMode": "NatGateway"},
         "existing-vpc": EXISTING_VPC,
+        "existing-vpc-endpoints": EXISTING_VPC
+        | {"CreateEndpointsInExistingVpc": "true", "ExistingPrivateRouteTableIds": "rtb-0aaaaaaaaaaaaaaaa"},
+    },
+    "vpc-endpoints": {
+        "no-s3-gateway": {},
+        "s3-gateway": {"RouteTableIds": "rtb-0aaaaaaaaaaaaaaaa"},
     },
     "ingest-api": {
         "defaults": {},
-        "usage-plan-waf-scram": {"EnableUsagePlan": "true", "EnableWaf": "true"} | SCRAM_SECRET,
+        "waf-scram-reserved": {"EnableWaf": "true", "ProducerReservedConcurrency": "50"} | SCRAM_SECRET,
     },
     "lambda-consumer": {
         "s3-destination": {},

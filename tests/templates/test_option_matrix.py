@@ -21,8 +21,9 @@ OPTION_COMPONENTS = {
     "ClusterWithRestApi": ["ingest-api"],
     "LambdaConsumer": ["lambda-consumer"],
     "LambdaFirehoseS3": ["firehose-delivery"],
-    "FlinkS3": ["flink-analytics"],
-    "All": ["ingest-api", "lambda-consumer", "firehose-delivery", "flink-analytics"],
+    # FlinkS3 deploys no component of its own yet (the Flink issue adds flink-analytics): it claims none.
+    "FlinkS3": [],
+    "All": ["ingest-api", "lambda-consumer", "firehose-delivery"],
 }
 
 SECURITY_GROUPS = {
@@ -36,19 +37,17 @@ SECURITY_GROUPS = {
 PRIVATE_SUBNETS = {f"{kind}{az}" for kind in ("PrivateSubnet", "PrivateRouteTable") for az in "ABC"} | {
     f"PrivateSubnet{az}RouteTable" for az in "ABC"
 }
-FLOW_LOGS = {"LogsKey", "FlowLogGroup", "FlowLogRole", "FlowLog"}
-INTERFACE_ENDPOINTS = {
-    "EndpointSecurityGroup",
-    "StsEndpoint",
-    "LambdaEndpoint",
-    "SecretsManagerEndpoint",
-    "KafkaEndpoint",
-    "LogsEndpoint",
-    "MonitoringEndpoint",
-    "SqsEndpoint",
-}
+FLOW_LOGS = {"FlowLogGroup", "FlowLogRole", "FlowLog"}
+# Chooses (new VPC) or checks (existing VPC) the Availability Zones before anything is built.
+ZONE_CHECK = {"LogsKey", "SharedLayer", "ZonesLogGroup", "ZonesFunction", "Zones"}
+INTERFACE_ENDPOINTS = {"Endpoints"}  # the nested nested/vpc-endpoints.yaml
 NEW_VPC_WITH_ENDPOINTS = (
-    {"Vpc", "S3GatewayEndpoint"} | PRIVATE_SUBNETS | FLOW_LOGS | INTERFACE_ENDPOINTS | SECURITY_GROUPS
+    {"Vpc", "S3GatewayEndpoint"}
+    | PRIVATE_SUBNETS
+    | FLOW_LOGS
+    | ZONE_CHECK
+    | INTERFACE_ENDPOINTS
+    | SECURITY_GROUPS
 )
 PROVISIONED_IAM_CLUSTER = {"ClusterKey", "ClusterKeyAlias", "BrokerLogGroup", "Cluster", "Topic"}
 
@@ -74,6 +73,11 @@ FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
 INGEST_API = {
     "IngestKey",
     "SharedLayer",
+    "ClusterBootstrap",
+    "ApiGatewayCloudWatchRole",
+    "AccountRoleLogGroup",
+    "AccountRoleFunction",
+    "AccountCloudWatchRole",
     "UserPool",
     "UserPoolDomain",
     "RecordsResourceServer",
@@ -162,6 +166,7 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
             {"ClusterType": "Serverless"},
             {
                 "ServerlessCluster",
+                "ServerlessBootstrap",
                 "SharedLayer",
                 "TopicProvisionerLogGroup",
                 "TopicProvisionerFunction",
@@ -198,9 +203,40 @@ def test_cluster_types_and_authentication(
             }
             | {f"PublicSubnet{az}RouteTable" for az in "ABC"},
         ),
-        (EXISTING_VPC, SECURITY_GROUPS),
+        (EXISTING_VPC, SECURITY_GROUPS | ZONE_CHECK),
+        (
+            EXISTING_VPC | {"CreateEndpointsInExistingVpc": "true"},
+            SECURITY_GROUPS | ZONE_CHECK | {"Endpoints"},
+        ),
     ],
 )
 def test_network_modes(overrides: dict[str, str], expected: set[str]) -> None:
     network = load_template(REPO / "nested/network.yaml")
     assert set(enabled_resources(network, parameter_values(network, overrides))) == expected
+
+
+@pytest.mark.parametrize(("route_tables", "s3_gateway"), [("", False), ("rtb-0aaaaaaaaaaaaaaaa", True)])
+def test_vpc_endpoints_cover_what_the_solution_calls(route_tables: str, s3_gateway: bool) -> None:
+    endpoints = load_template(REPO / "nested/vpc-endpoints.yaml")
+    params = parameter_values(
+        endpoints,
+        {
+            "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
+            "SubnetIds": EXISTING_VPC["ExistingPrivateSubnetIds"],
+            "RouteTableIds": route_tables,
+            "ClientSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
+            "BrokerSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
+        },
+    )
+    services = {
+        endpoints["Resources"][name]["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
+        for name, kind in enabled_resources(endpoints, params).items()
+        if kind == "AWS::EC2::VPCEndpoint"
+    }
+    # The event source mapping's pollers (STS, Lambda, Secrets Manager), its on-failure destinations (SQS,
+    # S3), Managed Flink's logs and metrics; no MSK API endpoint: nothing in the VPC calls it.
+    expected = {"sts", "lambda", "secretsmanager", "sqs", "logs", "monitoring"} | (
+        {"s3"} if s3_gateway else set()
+    )
+    assert services == expected
+    assert set(output_value(endpoints, params, "Services").split(",")) == expected

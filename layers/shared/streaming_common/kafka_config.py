@@ -20,18 +20,23 @@ class KafkaConfigError(RuntimeError):
     """The brokers cannot be found or the credentials cannot be read."""
 
 
+def lookup_bootstrap_brokers(cluster_arn: str, auth: KafkaAuth) -> str:
+    """The bootstrap brokers MSK reports for the cluster's listener of `auth` (kafka:GetBootstrapBrokers)."""
+    answer = client("kafka").get_bootstrap_brokers(ClusterArn=cluster_arn)
+    brokers = answer.get(_BOOTSTRAP_FIELD[auth])
+    if not brokers:
+        raise KafkaConfigError(
+            f"cluster {cluster_arn} has no {auth.value} listener "
+            f"({_BOOTSTRAP_FIELD[auth]} is empty): check the cluster's client authentication"
+        )
+    return str(brokers)
+
+
 def bootstrap_servers(settings: KafkaSettings) -> str:
     """KAFKA_BOOTSTRAP_SERVERS as it is, or the brokers MSK reports for CLUSTER_ARN and the auth mode."""
     if settings.kafka_bootstrap_servers:
         return settings.kafka_bootstrap_servers
-    answer = client("kafka").get_bootstrap_brokers(ClusterArn=settings.cluster_arn)
-    brokers = answer.get(_BOOTSTRAP_FIELD[settings.kafka_auth])
-    if not brokers:
-        raise KafkaConfigError(
-            f"cluster {settings.cluster_arn} has no {settings.kafka_auth.value} listener "
-            f"({_BOOTSTRAP_FIELD[settings.kafka_auth]} is empty): check the cluster's client authentication"
-        )
-    return str(brokers)
+    return lookup_bootstrap_brokers(str(settings.cluster_arn), settings.kafka_auth)
 
 
 def _iam_oauth_token(region: str) -> Any:

@@ -1,0 +1,36 @@
+"""CloudFormation custom resource: API Gateway's account-level CloudWatch Logs role, set only when the account
+and region have none, never overwritten and never unset (review item D1 in docs/decisions.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crhelper import CfnResource
+
+from account_role import ensure_cloudwatch_role, role_from_properties
+from streaming_common.observability import logger
+
+helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+# Leave this much of the invocation to answer CloudFormation after the last attempt.
+ANSWER_MARGIN_MS = 20_000
+
+
+@helper.create
+@helper.update
+def set_if_missing(event: dict[str, Any], context: Any) -> str:
+    outcome = ensure_cloudwatch_role(
+        role_from_properties(event["ResourceProperties"]),
+        seconds_left=lambda: (context.get_remaining_time_in_millis() - ANSWER_MARGIN_MS) / 1000,
+    )
+    helper.Data.update({"RoleArn": outcome.role_arn, "SetByThisStack": str(outcome.set_now).lower()})
+    return "api-gateway-account-cloudwatch-role"
+
+
+@helper.delete
+def keep(_event: dict[str, Any], _context: Any) -> None:
+    """Other APIs of the account may log through the role: the setting stays."""
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> None:
+    helper(event, context)

@@ -1,0 +1,34 @@
+"""CloudFormation custom resource: an MSK cluster's bootstrap brokers.
+
+It runs outside the VPC, so that nothing inside the VPC calls the MSK control plane: the functions there get
+the brokers as configuration (review item D3 in docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crhelper import CfnResource
+
+from broker_lookup import BootstrapRequest, bootstrap_brokers
+from streaming_common.observability import logger
+
+helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+
+
+@helper.create
+@helper.update
+def look_up(event: dict[str, Any], _context: Any) -> str:
+    request = BootstrapRequest.from_properties(event["ResourceProperties"])
+    helper.Data["BootstrapServers"] = bootstrap_brokers(request)
+    return request.physical_id
+
+
+@helper.delete
+def delete(_event: dict[str, Any], _context: Any) -> None:
+    """Nothing was created."""
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> None:
+    helper(event, context)
