@@ -99,6 +99,27 @@ class CloudFormationEndpoint:
         self.url = url
         self.responses: list[dict[str, Any]] = []
 
+    def event(
+        self,
+        request: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        physical_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A custom resource request from CloudFormation whose answer is PUT to this endpoint."""
+        event: dict[str, Any] = {
+            "RequestType": request,
+            "ResponseURL": self.url,
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1",
+            "RequestId": str(uuid.uuid4()),
+            "LogicalResourceId": resource_type.removeprefix("Custom::"),
+            "ResourceType": resource_type,
+            "ResourceProperties": {"ServiceToken": "arn", **properties},
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        return event
+
 
 @pytest.fixture
 def cloudformation_endpoint(

@@ -23,24 +23,8 @@ def provisioner(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 def _event(
     endpoint: CloudFormationEndpoint, request: str, topic: str, partitions: int, **extra: Any
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "RequestType": request,
-        "ResponseURL": endpoint.url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1",
-        "RequestId": str(uuid.uuid4()),
-        "LogicalResourceId": "ServerlessTopic",
-        "ResourceType": "AWS::CloudFormation::CustomResource",
-        "ResourceProperties": {
-            "ServiceToken": "arn",
-            "TopicName": topic,
-            "Partitions": str(partitions),
-            "ReplicationFactor": "-1",
-            **extra,
-        },
-    }
-    if request != "Create":
-        event["PhysicalResourceId"] = topic
-    return event
+    properties = {"TopicName": topic, "Partitions": str(partitions), "ReplicationFactor": "-1", **extra}
+    return endpoint.event(request, "Custom::KafkaTopic", properties, None if request == "Create" else topic)
 
 
 def _partitions(bootstrap: str, topic: str) -> int | None:

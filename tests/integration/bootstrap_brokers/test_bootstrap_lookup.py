@@ -1,0 +1,119 @@
+"""The bootstrap brokers custom resource through its real handler and a CloudFormation response endpoint.
+moto has no kafka:GetBootstrapBrokers, so MSK's answers come from botocore's Stubber, which checks the
+request and the answer against the MSK service model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from local.functions import load_handler
+from streaming_common.aws_clients import client
+from tests.conftest import FakeLambdaContext
+from tests.integration.conftest import CloudFormationEndpoint
+
+LOOKUP = "Custom::BootstrapBrokers"
+CLUSTER = (
+    "arn:aws:kafka:us-east-1:123456789012:cluster/streaming-1a2b3c4d/1a2b3c4d-0000-1111-2222-333344445555-3"
+)
+MSK_ANSWER = {
+    "BootstrapBrokerStringSaslIam": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098,"
+    "b-2.streaming.kafka.us-east-1.amazonaws.com:9098",
+    "BootstrapBrokerStringSaslScram": "b-1.streaming.kafka.us-east-1.amazonaws.com:9096",
+}
+
+
+@pytest.fixture
+def msk() -> Iterator[Stubber]:
+    with Stubber(client("kafka")) as stub:
+        yield stub
+
+
+@pytest.fixture
+def lookup_handler(msk: Stubber) -> Any:
+    return load_handler("bootstrap_brokers")
+
+
+@pytest.mark.parametrize(
+    ("auth", "field"), [("IAM", "BootstrapBrokerStringSaslIam"), ("SCRAM", "BootstrapBrokerStringSaslScram")]
+)
+def test_returns_the_listener_of_the_authentication_mode(
+    *,
+    lookup_handler: Any,
+    msk: Stubber,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+    auth: str,
+    field: str,
+) -> None:
+    msk.add_response("get_bootstrap_brokers", MSK_ANSWER, {"ClusterArn": CLUSTER})
+    event = cloudformation_endpoint.event(
+        "Create", LOOKUP, {"ClusterArn": CLUSTER, "ClientAuthentication": auth}
+    )
+    lookup_handler.lambda_handler(event, lambda_context)
+    answer = cloudformation_endpoint.responses[-1]
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    assert answer["Data"] == {"BootstrapServers": MSK_ANSWER[field]}
+    assert answer["PhysicalResourceId"] == f"{CLUSTER}#{auth}"
+
+
+def test_a_cluster_without_the_listener_fails_with_the_reason(
+    lookup_handler: Any,
+    msk: Stubber,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    msk.add_response(
+        "get_bootstrap_brokers", {"BootstrapBrokerStringSaslIam": "b-1:9098"}, {"ClusterArn": CLUSTER}
+    )
+    event = cloudformation_endpoint.event(
+        "Create", LOOKUP, {"ClusterArn": CLUSTER, "ClientAuthentication": "SCRAM"}
+    )
+    lookup_handler.lambda_handler(event, lambda_context)
+    answer = cloudformation_endpoint.responses[-1]
+    assert answer["Status"] == "FAILED"
+    assert "has no SCRAM listener" in answer["Reason"]
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        (
+            {"ClusterArn": "not-an-arn", "ClientAuthentication": "IAM"},
+            "ClusterArn must be an MSK cluster ARN",
+        ),
+        (
+            {"ClusterArn": CLUSTER, "ClientAuthentication": "PLAINTEXT"},
+            "ClientAuthentication must be IAM or SCRAM",
+        ),
+    ],
+)
+def test_bad_properties_fail_without_calling_msk(
+    *,
+    lookup_handler: Any,
+    msk: Stubber,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+    properties: dict[str, str],
+    reason: str,
+) -> None:
+    lookup_handler.lambda_handler(cloudformation_endpoint.event("Create", LOOKUP, properties), lambda_context)
+    answer = cloudformation_endpoint.responses[-1]
+    assert answer["Status"] == "FAILED"
+    assert reason in answer["Reason"]
+    msk.assert_no_pending_responses()
+
+
+def test_delete_succeeds_without_calling_msk(
+    lookup_handler: Any,
+    msk: Stubber,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    properties = {"ClusterArn": CLUSTER, "ClientAuthentication": "IAM"}
+    event = cloudformation_endpoint.event("Delete", LOOKUP, properties, f"{CLUSTER}#IAM")
+    lookup_handler.lambda_handler(event, lambda_context)
+    assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS"
