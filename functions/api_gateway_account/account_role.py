@@ -1,13 +1,16 @@
-"""Set API Gateway's CloudWatch Logs role for the account and region when none is set.
+"""Give API Gateway a CloudWatch Logs role for the account and region when it has none.
 
 A REST API stage with access logging fails to deploy where the account has no such role ("CloudWatch Logs
 role ARN must be set in account settings to enable logging"). AWS::ApiGateway::Account would overwrite a role
-the account already uses; this only fills the gap. IAM needs a few seconds to make a new role usable by API
-Gateway, so a refusal naming the role's permissions is retried until the deadline.
+the account already uses, and a role per stack would pile up (it must outlive the stack, since every API of
+the account logs through it). So the role is created here, once per account and region under a fixed name,
+only when the account has no role; it is never unset or deleted. IAM needs a few seconds to make a new role
+usable by API Gateway, so a refusal is retried until the deadline.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +29,44 @@ class AccountRoleError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class RoleRequest:
+    """The role to create if the account has none: its name, the managed policy, the account it serves."""
+
+    role_name: str
+    managed_policy_arn: str
+    account_id: str
+
+    @classmethod
+    def from_properties(cls, properties: Mapping[str, Any]) -> RoleRequest:
+        """Read and check RoleName, ManagedPolicyArn and AccountId."""
+        values = {key: properties.get(key) for key in ("RoleName", "ManagedPolicyArn", "AccountId")}
+        missing = [key for key, value in values.items() if not isinstance(value, str) or not value]
+        if missing:
+            raise AccountRoleError(f"missing properties: {', '.join(missing)}")
+        if ":iam::aws:policy/" not in str(values["ManagedPolicyArn"]):
+            raise AccountRoleError(
+                f"ManagedPolicyArn must be an AWS managed policy, got {values['ManagedPolicyArn']}"
+            )
+        return cls(str(values["RoleName"]), str(values["ManagedPolicyArn"]), str(values["AccountId"]))
+
+    def trust_policy(self) -> str:
+        """Only API Gateway, acting for this account, may assume the role."""
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "apigateway.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": self.account_id}},
+                    }
+                ],
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRole:
     """The role in effect after the call, and whether this call set it."""
 
@@ -33,34 +74,41 @@ class AccountRole:
     set_now: bool
 
 
-def role_from_properties(properties: Mapping[str, Any]) -> str:
-    """The custom resource's RoleArn property, checked."""
-    role_arn = properties.get("RoleArn")
-    if not isinstance(role_arn, str) or ":iam::" not in role_arn or ":role/" not in role_arn:
-        raise AccountRoleError(f"RoleArn must be an IAM role ARN, got {role_arn!r}")
-    return role_arn
-
-
-def _not_usable_yet(error: ClientError) -> bool:
-    """API Gateway's answer while IAM has not yet propagated a new role."""
-    return error.response["Error"]["Code"] == "BadRequestException"
+def _role_arn(request: RoleRequest) -> str:
+    """Create the role, or find it if an earlier stack of this account and region created it."""
+    iam = client("iam")
+    try:
+        role = iam.create_role(
+            RoleName=request.role_name,
+            AssumeRolePolicyDocument=request.trust_policy(),
+            Description="API Gateway pushes the account's REST API logs to CloudWatch Logs",
+        )["Role"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+        role = iam.get_role(RoleName=request.role_name)["Role"]
+    iam.attach_role_policy(RoleName=request.role_name, PolicyArn=request.managed_policy_arn)
+    return str(role["Arn"])
 
 
 def ensure_cloudwatch_role(
-    role_arn: str, *, seconds_left: Callable[[], float], sleep: Callable[[float], None] = time.sleep
+    request: RoleRequest, *, seconds_left: Callable[[], float], sleep: Callable[[float], None] = time.sleep
 ) -> AccountRole:
-    """Keep the account's role if it has one; otherwise set `role_arn`, retrying while IAM propagates."""
+    """Keep the account's role if it has one; else create ours and set it, retrying while IAM propagates."""
     apigateway = client("apigateway")
     current = apigateway.get_account().get("cloudwatchRoleArn")
     if current:
         logger.info("the account already has an API Gateway CloudWatch role: kept", extra={"role": current})
         return AccountRole(current, set_now=False)
+    role_arn = _role_arn(request)
     operation = {"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}
     while True:
         try:
             apigateway.update_account(patchOperations=[operation])
         except ClientError as error:
-            if not _not_usable_yet(error) or seconds_left() < RETRY_INTERVAL_SECONDS:
+            # BadRequestException is API Gateway's answer while IAM has not yet propagated a new role.
+            retriable = error.response["Error"]["Code"] == "BadRequestException"
+            if not retriable or seconds_left() < RETRY_INTERVAL_SECONDS:
                 raise AccountRoleError(
                     f"API Gateway did not accept {role_arn} as its CloudWatch Logs role: {error}"
                 ) from error

@@ -1,5 +1,5 @@
-"""CloudFormation custom resource: API Gateway's account-level CloudWatch Logs role, set only when the account
-and region have none, never overwritten and never unset (review item D1 in docs/decisions.md)."""
+"""CloudFormation custom resource: API Gateway's account-level CloudWatch Logs role, created and set only
+when the account and region have none; never overwritten, unset or deleted (docs/decisions.md, D1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from crhelper import CfnResource
 
-from account_role import ensure_cloudwatch_role, role_from_properties
+from account_role import RoleRequest, ensure_cloudwatch_role
 from streaming_common.observability import logger
 
 helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
@@ -19,7 +19,7 @@ ANSWER_MARGIN_MS = 20_000
 @helper.update
 def set_if_missing(event: dict[str, Any], context: Any) -> str:
     outcome = ensure_cloudwatch_role(
-        role_from_properties(event["ResourceProperties"]),
+        RoleRequest.from_properties(event["ResourceProperties"]),
         seconds_left=lambda: (context.get_remaining_time_in_millis() - ANSWER_MARGIN_MS) / 1000,
     )
     helper.Data.update({"RoleArn": outcome.role_arn, "SetByThisStack": str(outcome.set_now).lower()})
@@ -28,7 +28,7 @@ def set_if_missing(event: dict[str, Any], context: Any) -> str:
 
 @helper.delete
 def keep(_event: dict[str, Any], _context: Any) -> None:
-    """Other APIs of the account may log through the role: the setting stays."""
+    """Other APIs of the account may log through the role: the role and the setting stay."""
 
 
 @logger.inject_lambda_context

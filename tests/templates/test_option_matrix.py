@@ -74,7 +74,6 @@ INGEST_API = {
     "IngestKey",
     "SharedLayer",
     "ClusterBootstrap",
-    "ApiGatewayCloudWatchRole",
     "AccountRoleLogGroup",
     "AccountRoleFunction",
     "AccountCloudWatchRole",

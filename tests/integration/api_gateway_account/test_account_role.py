@@ -1,5 +1,5 @@
-"""The API Gateway account role custom resource through its real handler, against moto's API Gateway
-account settings and a CloudFormation response endpoint."""
+"""The API Gateway account role custom resource through its real handler, against moto's IAM and API
+Gateway account settings and a CloudFormation response endpoint."""
 
 from __future__ import annotations
 
@@ -13,14 +13,27 @@ from tests.conftest import FakeLambdaContext
 from tests.integration.conftest import CloudFormationEndpoint
 
 ROLE = "Custom::ApiGatewayCloudWatchRole"
-STACK_ROLE = "arn:aws:iam::123456789012:role/stack-ApiGatewayCloudWatchRole-1"
+PHYSICAL_ID = "api-gateway-account-cloudwatch-role"
+POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+PROPERTIES = {
+    "RoleName": "apigateway-cloudwatch-logs-us-east-1",
+    "ManagedPolicyArn": POLICY,
+    "AccountId": "123456789012",
+}
 OTHER_ROLE = "arn:aws:iam::123456789012:role/platform-team-apigateway-logs"
 
 
 @pytest.fixture
 def apigateway(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    # AWS managed policies exist in every account; moto loads them only when asked to.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     return aws.client("apigateway", moto_endpoint)
+
+
+@pytest.fixture
+def iam(moto_endpoint: str) -> Any:
+    return aws.client("iam", moto_endpoint)
 
 
 @pytest.fixture
@@ -28,25 +41,31 @@ def role_handler(apigateway: Any) -> Any:
     return load_handler("api_gateway_account")
 
 
-def test_an_account_without_a_role_gets_the_stacks(
+def test_an_account_without_a_role_gets_one_for_api_gateway_only(
     role_handler: Any,
     apigateway: Any,
+    iam: Any,
     cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
     assert not apigateway.get_account().get("cloudwatchRoleArn")
-    role_handler.lambda_handler(
-        cloudformation_endpoint.event("Create", ROLE, {"RoleArn": STACK_ROLE}), lambda_context
-    )
+    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
     answer = cloudformation_endpoint.responses[-1]
     assert answer["Status"] == "SUCCESS", answer.get("Reason")
-    assert answer["Data"] == {"RoleArn": STACK_ROLE, "SetByThisStack": "true"}
-    assert apigateway.get_account()["cloudwatchRoleArn"] == STACK_ROLE
+    role = iam.get_role(RoleName=PROPERTIES["RoleName"])["Role"]
+    assert answer["Data"] == {"RoleArn": role["Arn"], "SetByThisStack": "true"}
+    assert apigateway.get_account()["cloudwatchRoleArn"] == role["Arn"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    attached = iam.list_attached_role_policies(RoleName=PROPERTIES["RoleName"])["AttachedPolicies"]
+    assert [policy["PolicyArn"] for policy in attached] == [POLICY]
 
 
 def test_a_role_the_account_already_has_is_never_overwritten(
     role_handler: Any,
     apigateway: Any,
+    iam: Any,
     cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
@@ -54,45 +73,65 @@ def test_a_role_the_account_already_has_is_never_overwritten(
         patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": OTHER_ROLE}]
     )
     for request in ("Create", "Update"):
-        role_handler.lambda_handler(
-            cloudformation_endpoint.event(
-                request, ROLE, {"RoleArn": STACK_ROLE}, "api-gateway-account-cloudwatch-role"
-            ),
-            lambda_context,
-        )
+        event = cloudformation_endpoint.event(request, ROLE, PROPERTIES, PHYSICAL_ID)
+        role_handler.lambda_handler(event, lambda_context)
     assert [answer["Data"]["SetByThisStack"] for answer in cloudformation_endpoint.responses] == [
         "false",
         "false",
     ]
     assert apigateway.get_account()["cloudwatchRoleArn"] == OTHER_ROLE
+    assert iam.list_roles()["Roles"] == [], "no role is created when the account has one"
 
 
-def test_deleting_the_stack_leaves_the_account_setting(
+def test_a_second_stack_of_the_region_reuses_the_role(
     role_handler: Any,
     apigateway: Any,
+    iam: Any,
     cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
+    # The account setting was cleared after an earlier stack created the role
+    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    assert [answer["Status"] for answer in cloudformation_endpoint.responses] == ["SUCCESS", "SUCCESS"]
+    assert len(iam.list_roles()["Roles"]) == 1
+    assert apigateway.get_account()["cloudwatchRoleArn"].endswith(f"role/{PROPERTIES['RoleName']}")
+
+
+def test_deleting_the_stack_leaves_the_role_and_the_setting(
+    role_handler: Any,
+    apigateway: Any,
+    iam: Any,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    set_role = apigateway.get_account()["cloudwatchRoleArn"]
     role_handler.lambda_handler(
-        cloudformation_endpoint.event("Create", ROLE, {"RoleArn": STACK_ROLE}), lambda_context
-    )
-    role_handler.lambda_handler(
-        cloudformation_endpoint.event(
-            "Delete", ROLE, {"RoleArn": STACK_ROLE}, "api-gateway-account-cloudwatch-role"
-        ),
-        lambda_context,
+        cloudformation_endpoint.event("Delete", ROLE, PROPERTIES, PHYSICAL_ID), lambda_context
     )
     assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS"
-    # Other APIs of the account may log through it: the role stays set (and the template retains the role).
-    assert apigateway.get_account()["cloudwatchRoleArn"] == STACK_ROLE
+    # Other APIs of the account may log through it
+    assert apigateway.get_account()["cloudwatchRoleArn"] == set_role
+    assert iam.get_role(RoleName=PROPERTIES["RoleName"])["Role"]["Arn"] == set_role
 
 
-def test_a_property_that_is_not_a_role_fails_clearly(
-    role_handler: Any, cloudformation_endpoint: CloudFormationEndpoint, lambda_context: FakeLambdaContext
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        (PROPERTIES | {"RoleName": ""}, "missing properties: RoleName"),
+        (PROPERTIES | {"ManagedPolicyArn": "arn:aws:iam::123456789012:policy/admin"}, "AWS managed policy"),
+    ],
+)
+def test_bad_properties_fail_clearly(
+    role_handler: Any,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+    properties: dict[str, str],
+    reason: str,
 ) -> None:
-    role_handler.lambda_handler(
-        cloudformation_endpoint.event("Create", ROLE, {"RoleArn": "not-a-role"}), lambda_context
-    )
+    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, properties), lambda_context)
     answer = cloudformation_endpoint.responses[-1]
     assert answer["Status"] == "FAILED"
-    assert "RoleArn must be an IAM role ARN" in answer["Reason"]
+    assert reason in answer["Reason"]
