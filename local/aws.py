@@ -3,6 +3,7 @@ template declares, under the names `local.functions.local_name` gives them."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import urllib.request
@@ -63,7 +64,8 @@ def client(service: str, endpoint: str) -> Any:
 
 def _clients(endpoint: str) -> dict[str, Any]:
     return {
-        name: client(name, endpoint) for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch")
+        name: client(name, endpoint)
+        for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch", "logs")
     }
 
 
@@ -79,8 +81,8 @@ def _referenced(value: Any) -> str | None:
 
 
 def create_template_resources(endpoint: str, template_path: Path) -> dict[str, str]:
-    """Create the template's buckets, queues, DirectPut delivery streams, Cognito user pools, SNS topics and
-    CloudWatch alarms; logical ID -> local name (or pool ID, client ID, topic ARN)."""
+    """Create the template's buckets, queues, log groups, DirectPut delivery streams, Cognito user pools, SNS
+    topics and CloudWatch alarms; logical ID -> local name (or pool ID, client ID, topic ARN)."""
     template = load_template(template_path)
     resources = template.get("Resources", {})
     clients = _clients(endpoint)
@@ -93,7 +95,11 @@ def create_template_resources(endpoint: str, template_path: Path) -> dict[str, s
         elif resource["Type"] == "AWS::SQS::Queue":
             clients["sqs"].create_queue(QueueName=name)
             created[logical_id] = name
-    created |= _create_user_pools(clients["cognito-idp"], resources)
+        elif resource["Type"] == "AWS::Logs::LogGroup":
+            with contextlib.suppress(clients["logs"].exceptions.ResourceAlreadyExistsException):
+                clients["logs"].create_log_group(logGroupName=name)
+            created[logical_id] = name
+    created |= _create_user_pools(clients["cognito-idp"], template)
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::KinesisFirehose::DeliveryStream":
             continue
@@ -151,11 +157,16 @@ def _alarm_arguments(resolved: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
+def _local_parameters(template: dict[str, Any]) -> dict[str, str]:
+    """The template's parameter values locally: the defaults, and the local values the root would pass."""
+    parameters = template.get("Parameters", {})
+    return parameter_values(template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in parameters})
+
+
 def _create_topics_and_alarms(sns: Any, cloudwatch: Any, template: dict[str, Any]) -> dict[str, str]:
     """The template's SNS topics, then its alarms with references resolved (a `!Ref` to a topic gives its
     ARN, to another resource its local name); resources whose condition is false are left out."""
-    parameters = template.get("Parameters", {})
-    params = parameter_values(template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in parameters})
+    params = _local_parameters(template)
     conditions = evaluate_conditions(template, params)
     enabled = enabled_resources(template, params)
     names = {logical_id: local_name(logical_id) for logical_id in enabled}
@@ -205,20 +216,14 @@ def download_buckets(s3: Any, target: Path) -> dict[str, int]:
     return counts
 
 
-def _literal(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The listed properties whose values are plain (no intrinsic functions)."""
-    return {
-        k: v
-        for k, v in properties.items()
-        if k in keys and not (isinstance(v, dict) and any(x == "Ref" or x.startswith("Fn::") for x in v))
-    }
-
-
-def _create_user_pools(cognito: Any, resources: dict[str, Any]) -> dict[str, str]:
+def _create_user_pools(cognito: Any, template: dict[str, Any]) -> dict[str, str]:
     """The template's user pools with their resource servers, clients and groups.
 
     Returns logical ID -> user pool ID or app client ID.
     """
+    resources = template.get("Resources", {})
+    params = _local_parameters(template)
+    conditions = evaluate_conditions(template, params)
     created: dict[str, str] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Cognito::UserPool":
@@ -241,22 +246,37 @@ def _create_user_pools(cognito: Any, resources: dict[str, Any]) -> dict[str, str
         properties = resource.get("Properties", {})
         pool_id = created.get(_referenced(properties.get("UserPoolId")) or "")
         if resource["Type"] == "AWS::Cognito::UserPoolClient" and pool_id:
-            client = cognito.create_user_pool_client(
-                UserPoolId=pool_id,
-                **_literal(
-                    properties,
-                    (
-                        "ClientName",
-                        "GenerateSecret",
-                        "AllowedOAuthFlows",
-                        "AllowedOAuthScopes",
-                        "AllowedOAuthFlowsUserPoolClient",
-                        "ExplicitAuthFlows",
-                    ),
-                ),
-            )["UserPoolClient"]
+            arguments = {
+                key: resolve_tree(value, params, conditions)
+                for key, value in properties.items()
+                if key in CLIENT_PROPERTIES
+            }
+            for key in CLIENT_NUMBERS & set(arguments):
+                arguments[key] = int(arguments[key])
+            client = cognito.create_user_pool_client(UserPoolId=pool_id, **arguments)["UserPoolClient"]
             created[logical_id] = client["ClientId"]
     return created
+
+
+# create_user_pool_client's arguments that an AWS::Cognito::UserPoolClient's properties give (references to
+# parameters resolved with their defaults), and those that are numbers.
+CLIENT_PROPERTIES = (
+    "ClientName",
+    "GenerateSecret",
+    "AllowedOAuthFlows",
+    "AllowedOAuthScopes",
+    "AllowedOAuthFlowsUserPoolClient",
+    "ExplicitAuthFlows",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+    "CallbackURLs",
+    "SupportedIdentityProviders",
+    "EnableTokenRevocation",
+    "PreventUserExistenceErrors",
+)
+CLIENT_NUMBERS = {"AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidity"}
 
 
 def environment(endpoint: str) -> dict[str, str]:

@@ -23,34 +23,21 @@ from typing import Any
 
 import boto3
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from local import aws
 from local.broker import running_broker
 from local.cognito import AccessTokenVerifier, mint_client_credentials_token
 from local.event_source_mapping import EventSourceMapping, MappingConfig, MappingStats, s3_destination
 from local.flink_runner import RESULTS_BUCKET, RESULTS_PREFIX, FlinkRun, run_flink_option
-from local.functions import REPO, load_template, local_name
+from local.functions import REPO, local_name
 from local.invoke import cold_container, function_spec
+from local.option_stack import INGEST_API, QUIET, create_topic, required_scopes, topic_defaults
 from local.rest_front import RestFront
 
 OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
 RECORDS = 3000
 PER_REQUEST = 500
 EVENT_TYPES = ("reading", "heartbeat", "alert")
-QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
-INGEST_API = REPO / "nested" / "ingest-api.yaml"
-
-
-def _topic_defaults() -> tuple[str, int]:
-    parameters = load_template(REPO / "nested" / "msk-cluster.yaml")["Parameters"]
-    return str(parameters["TopicName"]["Default"]), int(parameters["TopicPartitions"]["Default"])
-
-
-def _required_scopes() -> frozenset[str]:
-    """The scopes the API's Cognito authorizer requires (from nested/ingest-api.yaml)."""
-    api = load_template(INGEST_API)["Resources"]["Api"]["Properties"]
-    return frozenset(api["Auth"]["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"])
 
 
 def _machine_scopes(endpoint: str, pool_id: str, client_id: str) -> list[str]:
@@ -58,16 +45,6 @@ def _machine_scopes(endpoint: str, pool_id: str, client_id: str) -> list[str]:
     cognito = boto3.client("cognito-idp", endpoint_url=endpoint)
     client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
     return list(client["AllowedOAuthScopes"])
-
-
-def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    """Create the topic with the topic provisioner's own logic, in a container of it (logs to the file)."""
-    with cold_container(function_spec("topic_provisioner"), QUIET):
-        import topic_admin  # noqa: PLC0415 - the container's fresh module
-
-        topic_admin.ensure_topic(
-            AdminClient({"bootstrap.servers": bootstrap}), topic_admin.TopicSpec(topic, partitions)
-        )
 
 
 def _send(url: str, token: str) -> int:
@@ -133,7 +110,7 @@ def main(option: str) -> int:
         print(f"OPTION must be one of {', '.join(OPTIONS)}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    topic, partitions = _topic_defaults()
+    topic, partitions = topic_defaults()
     log_path = Path(tempfile.mkdtemp(prefix="msk-demo-")) / "functions.log"
     with ExitStack() as stack:
         # What the functions print (their logs and EMF metrics, as CloudWatch would get them) goes to a file.
@@ -149,10 +126,10 @@ def main(option: str) -> int:
         pool_id, machine_client = created["UserPool"], created["MachineClient"]
         os.environ.update(aws.environment(endpoint))
         s3 = boto3.client("s3", endpoint_url=endpoint)
-        _create_topic(bootstrap, topic, partitions)
+        create_topic(bootstrap, topic, partitions)
 
         kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
-        required = _required_scopes()
+        required = required_scopes()
         verifier = AccessTokenVerifier(pool_id, required)
         with (
             cold_container(function_spec("producer"), kafka | QUIET) as producer,

@@ -13,6 +13,7 @@ exactly like Lambda's, and settles them the way the template configures it.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -192,6 +193,13 @@ class EventSourceMapping:
                 idle += 1
                 if idle >= idle_polls:
                     break
+        return self.stats
+
+    def run_until_stopped(self, stop: threading.Event) -> MappingStats:
+        """Process batches until `stop` is set, as Lambda's pollers run (`make local`); an idle poll returns
+        within the batching window, so `stop` is seen within about a second."""
+        while not stop.is_set():
+            self.run_once()
         return self.stats
 
     def _invoke(self, records: list[KafkaRecord]) -> tuple[list[KafkaRecord], BaseException | None]:

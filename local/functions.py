@@ -48,6 +48,13 @@ class FunctionSpec:
     logical_id: str
     timeout_seconds: int
     environment: dict[str, str]
+    memory_mb: int = 128
+    log_group: str = ""  # LoggingConfig.LogGroup, or Lambda's default /aws/lambda/<function name>
+
+    @property
+    def function_name(self) -> str:
+        """The function's name locally (the physical ID its `!Ref` gives)."""
+        return local_name(self.logical_id)
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -67,12 +74,15 @@ def discover() -> dict[str, FunctionSpec]:
     found: dict[str, FunctionSpec] = {}
     for path in sorted((REPO / "nested").glob("*.yaml")):
         template = load_template(path)
-        names = {name: local_name(name) for name in template.get("Resources", {})}
+        resources = template.get("Resources", {})
+        if not any(r.get("Type") == "AWS::Serverless::Function" for r in resources.values()):
+            continue  # nothing to run (and its parameters may have no local value)
+        names = {name: local_name(name) for name in resources}
         params = parameter_values(
             template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in template.get("Parameters", {})}
         )
         conditions = evaluate_conditions(template, params)
-        for logical_id, resource in template.get("Resources", {}).items():
+        for logical_id, resource in resources.items():
             if resource.get("Type") != "AWS::Serverless::Function":
                 continue
             properties = resource["Properties"]
@@ -83,8 +93,17 @@ def discover() -> dict[str, FunctionSpec]:
                 for key, raw in variables.items()
                 if (value := resolve_value(raw, params | names, conditions)) is not None
             }
+            log_group = properties.get("LoggingConfig", {}).get("LogGroup")
             found[folder] = FunctionSpec(
-                folder, path, logical_id, _resolved_number(properties.get("Timeout"), params, 3), environment
+                folder,
+                path,
+                logical_id,
+                _resolved_number(properties.get("Timeout"), params, 3),
+                environment,
+                memory_mb=_resolved_number(properties.get("MemorySize"), params, 128),
+                log_group=str(resolve_value(log_group, params | names, conditions))
+                if log_group is not None
+                else f"/aws/lambda/{local_name(logical_id)}",
             )
     return found
 
