@@ -1,0 +1,1007 @@
+"""Deploy rules: what AWS enforces when it creates a stack, which the SAM transform, cfn-lint and checkov
+do not check. Every rule is a function of one `TemplateUnderTest` returning messages "<template> <logical
+ID>: <what is wrong>", an empty list when the template follows it. They are generic: nothing names a
+template, a resource or a parameter of this project, so they hold every template added later to the same
+standard.
+
+tests/templates/test_deploy_rules.py runs every rule on every template; test_deploy_rules_plants.py plants
+each mistake in a copy of a real template and shows the rule reporting it. Sources: docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from itertools import product
+from math import prod
+from pathlib import Path
+from typing import Any
+
+from local.cfn import (
+    NO_VALUE,
+    evaluate,
+    evaluate_conditions,
+    evaluate_rules,
+    nested_parameters,
+    parameter_values,
+)
+from tests.templates.sam_offline import REPO, load_template, translate
+from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, SCRAM_SECRET, WIRED
+
+# ------------------------------------------------------------------------------------------ lists kept here
+# MSK "Supported Apache Kafka versions" (checked 2026-11): 3.6 reached end of support on 2026-06-01 and 3.7 on
+# 2026-09-01; AWS::MSK::Topic needs 3.6.0 or later (MSK "Topic Operations", requirements).
+SUPPORTED_KAFKA_VERSIONS = ("3.8.x", "3.9.x", "3.9.x.kraft", "4.0.x.kraft", "4.1.x.kraft")
+# MSK "Broker types" page; hashicorp/terraform-provider-aws#48309 ("Express instance types are not supported
+# for Kafka version 3.9.x"); aws/aws-cdk#36450 (KRaft for Express with 3.9).
+EXPRESS_KAFKA_VERSIONS = ("3.8.x", "3.9.x.kraft")
+# MSK "Use Amazon MSK APIs with Interface VPC Endpoints": "The following service name endpoints are no longer
+# supported for new connections: com.amazonaws.region.kafka, com.amazonaws.region.kafka-fips".
+DEPRECATED_ENDPOINT_SERVICES = ("com.amazonaws.{region}.kafka", "com.amazonaws.{region}.kafka-fips")
+
+DATA_TYPES = {
+    "AWS::S3::Bucket",
+    "AWS::MSK::Topic",
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "Custom::KafkaTopic",
+}
+ACCOUNT_ROLE_TYPES = {"AWS::ApiGateway::Account", "Custom::ApiGatewayCloudWatchRole"}
+POLICY_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::KMS::Key"}
+S3_CONTEXT_KEY = "kms:encryptioncontext:aws:s3:arn"
+
+# Blocks a VPC CIDR parameter must admit (when it admits their prefix length) and must refuse: RFC 1918 ranges
+# only (10/8, 172.16/12, 192.168/16), no host bits set, no malformed addresses.
+PRIVATE_BLOCKS = (
+    "10.20.0.0/16",
+    "10.0.0.0/16",
+    "10.255.0.0/16",
+    "172.16.0.0/16",
+    "172.31.0.0/16",
+    "192.168.0.0/16",
+    "10.20.128.0/17",
+    "172.16.64.0/18",
+    "10.20.32.0/19",
+    "10.20.16.0/20",
+)
+NOT_PRIVATE_BLOCKS = (
+    "10.20.5.0/16",
+    "10.20.0.1/16",
+    "172.32.0.0/16",
+    "172.15.0.0/16",
+    "192.169.0.0/16",
+    "11.0.0.0/16",
+    "100.64.0.0/16",
+    "10.20.64.0/17",
+    "10.20.32.0/18",
+    "10.20.16.0/19",
+    "10.20.8.0/20",
+    "10.256.0.0/16",
+    "010.20.0.0/16",
+    "10.20.0.0",
+    "10.20.0.0/16 ",
+)
+PRIVATE_BASES = ("10.0.0.0", "172.16.0.0", "192.168.0.0")
+
+# Non-empty examples of free-form parameters, for enumerating what a root's Rules accept.
+EXAMPLES: dict[str, str] = (
+    EXISTING_CLUSTER
+    | EXISTING_VPC
+    | {name: value for name, value in SCRAM_SECRET.items() if name != "ClientAuthentication"}
+    | WIRED
+    | {
+        "ValueSchema": "file:schemas/record.avsc",
+        "AvailabilityZones": "us-east-1a,us-east-1b,us-east-1c",
+        "ExistingPrivateRouteTableIds": "rtb-0aaaaaaaaaaaaaaaa,rtb-0bbbbbbbbbbbbbbbb",
+        "RouteTableIds": "rtb-0aaaaaaaaaaaaaaaa",
+    }
+)
+# At most this many parameter combinations per check; beyond it, a fixed sample (the same on every run).
+SCENARIO_LIMIT = 5000
+
+
+# ---------------------------------------------------------------------------------------------- the template
+@dataclass(frozen=True)
+class TemplateUnderTest:
+    """A template as written (`source`, short-form intrinsics expanded) and as the SAM transform makes it
+    (`translated`); `directory` is where its nested applications' relative `Location`s resolve."""
+
+    name: str
+    source: dict[str, Any]
+    translated: dict[str, Any]
+    directory: Path
+    _nested: dict[str, TemplateUnderTest | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def read(cls, path: Path, name: str | None = None) -> TemplateUnderTest:
+        """The template at `path`, named by its path in the repository unless `name` is given."""
+        if name is None:
+            name = str(path.resolve().relative_to(REPO)) if path.resolve().is_relative_to(REPO) else path.name
+        return cls(name, load_template(path), translate(path), path.parent)
+
+    def with_source(self, source: dict[str, Any]) -> TemplateUnderTest:
+        """A copy whose source is `source` (its translation unchanged), for rules that read the source."""
+        return replace(self, source=source)
+
+    def with_translated(self, translated: dict[str, Any]) -> TemplateUnderTest:
+        """A copy whose translation is `translated`, for rules that read what CloudFormation receives."""
+        return replace(self, translated=translated)
+
+    def nested(self, application: str) -> TemplateUnderTest | None:
+        """The template of a nested AWS::Serverless::Application (None for one from the Serverless Repo)."""
+        if application not in self._nested:
+            location = self.source["Resources"][application]["Properties"].get("Location")
+            self._nested[application] = (
+                TemplateUnderTest.read(
+                    self.directory / location,
+                    os.path.normpath(os.path.join(os.path.dirname(self.name), location)),
+                )
+                if isinstance(location, str)
+                else None
+            )
+        return self._nested[application]
+
+    def applications(self) -> list[str]:
+        """Logical IDs of its nested applications."""
+        return [name for name, _ in _resources(self.source, "AWS::Serverless::Application")]
+
+    def message(self, logical_id: str, text: str) -> str:
+        """A rule's finding about one of its resources, parameters or outputs."""
+        return f"{self.name} {logical_id}: {text}"
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _resources(document: dict[str, Any], *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in document.get("Resources", {}).items():
+        if resource.get("Type") in types:
+            yield name, resource
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    """`node` and every map and list inside it."""
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        yield from _walk(child)
+
+
+def _function(node: Any) -> tuple[str, Any] | None:
+    if isinstance(node, dict) and len(node) == 1:
+        ((name, argument),) = node.items()
+        if name in {"Ref", "Condition"} or name.startswith("Fn::"):
+            return name, argument
+    return None
+
+
+def _get_att(node: Any) -> tuple[str, str] | None:
+    """(logical ID, attribute) of an Fn::GetAtt."""
+    function = _function(node)
+    if function is None or function[0] != "Fn::GetAtt":
+        return None
+    argument = function[1]
+    target = argument if isinstance(argument, list) else str(argument).split(".", 1)
+    return (str(target[0]), str(target[1])) if len(target) == 2 else None
+
+
+def _sub_parts(argument: Any) -> tuple[str, dict[str, Any]]:
+    return (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+
+
+SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def _references(node: Any, *, through_sub: bool = True) -> set[str]:
+    """Logical names (parameters or resources) `node` uses through Ref, Fn::GetAtt and, unless told not to,
+    Fn::Sub."""
+    found: set[str] = set()
+    for item in _walk(node):
+        function = _function(item)
+        if function is None:
+            continue
+        name, argument = function
+        if name == "Ref" and isinstance(argument, str):
+            found.add(argument)
+        elif name == "Fn::GetAtt" and (target := _get_att(item)):
+            found.add(target[0])
+        elif name == "Fn::Sub" and through_sub:
+            text, variables = _sub_parts(argument)
+            found |= {match.split(".")[0] for match in SUB_NAME.findall(text) if match not in variables}
+    return found
+
+
+def _condition_names(node: Any) -> set[str]:
+    names: set[str] = set()
+    for item in _walk(node):
+        function = _function(item)
+        if function and function[0] == "Fn::If":
+            names.add(function[1][0])
+        elif function and function[0] == "Condition":
+            names.add(function[1])
+    return names
+
+
+def _decision_parameters(document: dict[str, Any], node: Any, conditions: set[str] | None = None) -> set[str]:
+    """Parameters that decide `node`'s value: referenced directly (Fn::Sub text aside), or through the
+    conditions named in it (and `conditions`), transitively."""
+    parameters = set(document.get("Parameters", {}))
+    found = _references(node, through_sub=False) & parameters
+    pending, seen = set(conditions or set()) | _condition_names(node), set()
+    while pending:
+        name = pending.pop()
+        seen.add(name)
+        expression = document.get("Conditions", {}).get(name)
+        found |= _references(expression, through_sub=False) & parameters
+        pending |= _condition_names(expression) - seen
+    return found
+
+
+def _branches(node: Any) -> list[Any]:
+    """Every value `node` can take as each Fn::If in it picks one of its branches (AWS::NoValue dropped, or
+    NO_VALUE when it is the whole value)."""
+    if isinstance(node, dict):
+        function = _function(node)
+        if function and function[0] == "Fn::If":
+            return _branches(function[1][1]) + _branches(function[1][2])
+        if node == {"Ref": "AWS::NoValue"}:
+            return [NO_VALUE]
+        keys = list(node)
+        return [
+            {key: value for key, value in zip(keys, combination, strict=True) if value is not NO_VALUE}
+            for combination in product(*(_branches(node[key]) for key in keys))
+        ]
+    if isinstance(node, list):
+        return [
+            [value for value in combination if value is not NO_VALUE]
+            for combination in product(*(_branches(item) for item in node))
+        ]
+    return [node]
+
+
+def default_parameters(document: dict[str, Any]) -> dict[str, str]:
+    """The parameter values of a stack created with the defaults; a parameter without a default (one a root
+    wires) takes its value from scenarios.WIRED, else a marker."""
+    wired = {
+        name: WIRED.get(name, f"<{name}>")
+        for name, spec in document.get("Parameters", {}).items()
+        if "Default" not in spec
+    }
+    return parameter_values(document, wired)
+
+
+def _with_markers(document: dict[str, Any], params: dict[str, str]) -> dict[str, str]:
+    """Parameter values plus a marker "<Name>" for every resource (its name or ARN, known only at deploy)."""
+    return params | {name: f"<{name}>" for name in document.get("Resources", {})}
+
+
+def _placeholders(document: dict[str, Any]) -> dict[str, str]:
+    """Default parameter values plus a marker "<Name>" for every resource, to render ARNs and names."""
+    return _with_markers(document, default_parameters(document))
+
+
+def admits(spec: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation accepts `value` for a parameter: AllowedValues, AllowedPattern (which must
+    match the whole value, or each member of a CommaDelimitedList), lengths, and for numbers
+    MinValue/MaxValue."""
+    members = value.split(",") if spec.get("Type") == "CommaDelimitedList" else [value]
+    if "AllowedValues" in spec and not {*members} <= {str(v) for v in spec["AllowedValues"]}:
+        return False
+    if "AllowedPattern" in spec and not all(re.fullmatch(spec["AllowedPattern"], m) for m in members):
+        return False
+    if not int(spec.get("MinLength", 0)) <= len(value) <= int(spec.get("MaxLength", len(value))):
+        return False
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+        return float(spec.get("MinValue", number)) <= number <= float(spec.get("MaxValue", number))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- 1
+def kms_context_matches_bucket_key(template: TemplateUnderTest) -> list[str]:
+    """kms-context-matches-bucket-key: a policy condition on kms:EncryptionContext:aws:s3:arn naming a bucket
+    of the template matches the bucket ARN when the bucket uses an S3 Bucket Key (the context is then the
+    bucket ARN), and its objects (`<bucket ARN>/*`) when it does not. Every Fn::If branch is checked. Reads
+    the translated template, so SAM functions' Policies are included."""
+    document = template.translated
+    bucket_keys = {
+        name: _bucket_key_settings(bucket) for name, bucket in _resources(document, "AWS::S3::Bucket")
+    }
+    names = _placeholders(document) | {f"{bucket}.Arn": f"arn:aws:s3:::<{bucket}>" for bucket in bucket_keys}
+    messages = []
+    for holder, resource in _resources(document, *POLICY_TYPES):
+        for statement in _statements(resource.get("Properties", {})):
+            for operator, key, patterns in _s3_context_conditions(document, statement, names):
+                like = "like" in operator.lower()
+                for bucket, settings in bucket_keys.items():
+                    if not any(f"<{bucket}>" in pattern for pattern in patterns):
+                        continue
+                    arn = f"arn:aws:s3:::<{bucket}>"
+                    if True in settings and not _matches_any(arn, patterns, like=like):
+                        messages.append(
+                            template.message(
+                                holder,
+                                f"{operator} {key} {patterns} does not match {bucket}'s ARN, but {bucket} "
+                                "uses an S3 Bucket Key, so the encryption context is the bucket ARN: every "
+                                "request is denied. Add the bucket ARN.",
+                            )
+                        )
+                    if False in settings and not _matches_any(f"{arn}/any/object", patterns, like=like):
+                        messages.append(
+                            template.message(
+                                holder,
+                                f"{operator} {key} {patterns} matches none of {bucket}'s objects; without an "
+                                "S3 Bucket Key the encryption context is the object ARN: add '<ARN>/*'",
+                            )
+                        )
+    return messages
+
+
+def _bucket_key_settings(bucket: dict[str, Any]) -> set[bool]:
+    settings: set[bool] = set()
+    for node in _walk(bucket.get("Properties", {})):
+        if isinstance(node, dict) and "BucketKeyEnabled" in node:
+            for value in _branches(node["BucketKeyEnabled"]):
+                settings |= {True, False} if _function(value) else {str(value).lower() == "true"}
+    return settings or {False}
+
+
+def _statements(properties: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for node in _walk(properties):
+        if isinstance(node, dict) and "Effect" in node and "Condition" in node:
+            yield node
+
+
+def _s3_context_conditions(
+    document: dict[str, Any], statement: dict[str, Any], names: dict[str, str]
+) -> Iterator[tuple[str, str, list[str]]]:
+    """(operator, key, rendered values) of each alternative of each S3 encryption-context condition."""
+    for condition in _branches(statement["Condition"]):
+        for operator, entries in condition.items() if isinstance(condition, dict) else ():
+            for key, value in entries.items() if isinstance(entries, dict) else ():
+                if key.lower() != S3_CONTEXT_KEY:
+                    continue
+                for alternative in _branches(value):
+                    values = alternative if isinstance(alternative, list) else [alternative]
+                    yield operator, key, [str(evaluate(document, names, v, {})) for v in values]
+
+
+def _matches_any(arn: str, patterns: list[str], *, like: bool) -> bool:
+    return any(fnmatchcase(arn, pattern) if like else arn == pattern for pattern in patterns)
+
+
+# ---------------------------------------------------------------------------------------------- 2
+def no_suffix_on_log_group_arn(template: TemplateUnderTest) -> list[str]:
+    """no-suffix-on-log-group-arn: nothing is appended to an AWS::Logs::LogGroup's Arn attribute (Fn::Sub
+    "${Group.Arn}..." or Fn::Join with Group.Arn followed by more items): it already ends in ":*", so the
+    result matches no log stream. Build such ARNs from the group's name."""
+    document = template.translated
+    groups = {name for name, _ in _resources(document, "AWS::Logs::LogGroup")}
+    messages = []
+    for section in ("Resources", "Outputs"):
+        for logical_id, item in document.get(section, {}).items():
+            for node in _walk(item):
+                function = _function(node)
+                if function and function[0] == "Fn::Sub":
+                    messages += [
+                        template.message(logical_id, text) for text in _suffixed_in_sub(function[1], groups)
+                    ]
+                elif function and function[0] == "Fn::Join" and isinstance(function[1][1], list):
+                    items = function[1][1]
+                    for item_node in items[:-1]:
+                        target = _get_att(item_node)
+                        if target and target[1] == "Arn" and target[0] in groups:
+                            messages.append(
+                                template.message(
+                                    logical_id,
+                                    f"Fn::Join appends {items[items.index(item_node) + 1 :]!r} to "
+                                    f"{target[0]}.Arn, which already ends in ':*'; build the ARN from the "
+                                    "log group's name",
+                                )
+                            )
+    return messages
+
+
+def _suffixed_in_sub(argument: Any, groups: set[str]) -> list[str]:
+    text, variables = _sub_parts(argument)
+    aliases = {
+        variable: target[0]
+        for variable, value in variables.items()
+        if (target := _get_att(value)) and target[1] == "Arn" and target[0] in groups
+    }
+    found = []
+    for match in re.finditer(r"\$\{([^}]+)\}", text):
+        name = match.group(1)
+        group = (
+            name.removesuffix(".Arn") if name.endswith(".Arn") and name[:-4] in groups else aliases.get(name)
+        )
+        if group and match.end() < len(text):
+            found.append(
+                f"Fn::Sub appends {text[match.end() :]!r} to {group}.Arn, which already ends in ':*'; "
+                "build the ARN from the log group's name"
+            )
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- 3
+def no_implicit_stage(template: TemplateUnderTest) -> list[str]:
+    """no-implicit-stage: the translated template has no AWS::ApiGateway::Deployment with a StageName and no
+    AWS::ApiGateway::Stage named "Stage": SAM's implicit stage of a Swagger 2.0 API, which serves the API
+    without the real stage's WAF, throttling and access logs. OpenApiVersion "3.0.1" on the Api removes it."""
+    messages = []
+    for name, deployment in _resources(template.translated, "AWS::ApiGateway::Deployment"):
+        if "StageName" in deployment.get("Properties", {}):
+            stage = deployment["Properties"]["StageName"]
+            messages.append(
+                template.message(
+                    name,
+                    f"creates stage {stage!r} through the deployment (SAM's implicit stage of a Swagger 2.0 "
+                    'API); set OpenApiVersion: "3.0.1" on the API',
+                )
+            )
+    for name, stage in _resources(template.translated, "AWS::ApiGateway::Stage"):
+        if stage.get("Properties", {}).get("StageName") == "Stage":
+            messages.append(template.message(name, "is the stage 'Stage' (SAM's implicit stage)"))
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------- 4
+def stage_logging_needs_account_role(template: TemplateUnderTest) -> list[str]:
+    """stage-logging-needs-account-role: an AWS::ApiGateway::Stage with AccessLogSetting, or a MethodSettings
+    LoggingLevel other than OFF, depends (DependsOn, Ref, GetAtt or Sub, transitively) on a resource that
+    sets the account's API Gateway CloudWatch Logs role: without one the stage fails in a fresh account or
+    region."""
+    resources = template.translated["Resources"]
+    messages = []
+    for name, stage in _resources(template.translated, "AWS::ApiGateway::Stage"):
+        if not _stage_logs(stage.get("Properties", {})):
+            continue
+        reached = _dependencies(resources, name)
+        if not any(resources[other]["Type"] in ACCOUNT_ROLE_TYPES for other in reached):
+            messages.append(
+                template.message(
+                    name,
+                    "logs (access logs or execution logging) but depends on no resource of type "
+                    f"{' or '.join(sorted(ACCOUNT_ROLE_TYPES))}, so it fails where the account has no API "
+                    "Gateway CloudWatch Logs role",
+                )
+            )
+    return messages
+
+
+def _stage_logs(properties: dict[str, Any]) -> bool:
+    for alternative in _branches(properties):
+        if alternative.get("AccessLogSetting"):
+            return True
+        for setting in alternative.get("MethodSettings", []):
+            if isinstance(setting, dict) and str(setting.get("LoggingLevel", "OFF")).upper() != "OFF":
+                return True
+    return False
+
+
+def _dependencies(resources: dict[str, Any], start: str) -> set[str]:
+    """Resources `start` depends on, directly or transitively, through DependsOn and references."""
+    reached: set[str] = set()
+    pending = [start]
+    while pending:
+        resource = resources[pending.pop()]
+        depends_on = resource.get("DependsOn", [])
+        direct = ({depends_on} if isinstance(depends_on, str) else set(depends_on)) | _references(
+            resource.get("Properties", {})
+        )
+        for name in (direct & set(resources)) - reached:
+            reached.add(name)
+            pending.append(name)
+    return reached
+
+
+# ---------------------------------------------------------------------------------------------- 5
+def no_always_on_reserved_concurrency(template: TemplateUnderTest) -> list[str]:
+    """no-always-on-reserved-concurrency: with the default parameters no AWS::Lambda::Function reserves
+    concurrency. The property is absent or an Fn::If that gives AWS::NoValue by default: new accounts have
+    no concurrency to reserve (Lambda keeps 100 unreserved)."""
+    document = template.translated
+    params = default_parameters(document)
+    conditions = evaluate_conditions(document, params)
+    messages = []
+    for name, function in _resources(document, "AWS::Lambda::Function"):
+        value = function.get("Properties", {}).get("ReservedConcurrentExecutions")
+        if value is None:
+            continue
+        is_if = (_function(value) or ("",))[0] == "Fn::If"
+        if is_if and evaluate(document, params, value, conditions) is NO_VALUE:
+            continue
+        messages.append(
+            template.message(
+                name,
+                f"reserves concurrency with the default parameters ({value!r}); new accounts have none to "
+                "reserve. Make it !If [<condition false by default>, <value>, !Ref AWS::NoValue].",
+            )
+        )
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------- 6
+@dataclass(frozen=True)
+class CidrUse:
+    """An Fn::Cidr whose block comes from `parameter` of the template checked; `inner` is that parameter's
+    name in `document`, the template that holds the Fn::Cidr (the same one, or a nested one)."""
+
+    where: str
+    parameter: str
+    document: dict[str, Any]
+    inner: str
+    cidr: list[Any]
+
+
+def cidr_uses(template: TemplateUnderTest) -> list[CidrUse]:
+    """Every Fn::Cidr whose block is a parameter of `template`: referenced directly, through the CidrBlock of
+    a VPC of the template, or passed as it is into a nested application's template that does so."""
+    document = template.source
+    parameters = set(document.get("Parameters", {}))
+    vpc_blocks = {
+        name: vpc["Properties"]["CidrBlock"]["Ref"]
+        for name, vpc in _resources(document, "AWS::EC2::VPC")
+        if (_function(vpc.get("Properties", {}).get("CidrBlock")) or ("",))[0] == "Ref"
+    }
+    uses = []
+    for name, resource in document.get("Resources", {}).items():
+        for node in _walk(resource.get("Properties", {})):
+            function = _function(node)
+            if not function or function[0] != "Fn::Cidr":
+                continue
+            block, target = function[1][0], _get_att(function[1][0])
+            parameter = block.get("Ref") if isinstance(block, dict) else None
+            if target and target[1] == "CidrBlock":
+                parameter = vpc_blocks.get(target[0])
+            if isinstance(parameter, str) and parameter in parameters:
+                uses.append(CidrUse(name, parameter, document, parameter, function[1]))
+    for application in template.applications():
+        nested = template.nested(application)
+        if nested is None:
+            continue
+        passed = document["Resources"][application]["Properties"].get("Parameters", {})
+        for use in cidr_uses(nested):
+            value = passed.get(use.parameter)
+            if (_function(value) or ("",))[0] == "Ref" and value["Ref"] in parameters:
+                where = f"{application} ({nested.name} {use.where})"
+                uses.append(replace(use, where=where, parameter=value["Ref"]))
+    return uses
+
+
+def admitted_private_blocks(spec: dict[str, Any]) -> dict[int, list[str]]:
+    """Prefix length -> the aligned private blocks (10.0.0.0, 172.16.0.0, 192.168.0.0 at /8 to /28, and any
+    AllowedValues) that a parameter admits."""
+    candidates = [f"{base}/{prefix}" for prefix in range(8, 29) for base in PRIVATE_BASES]
+    candidates += [str(value) for value in spec.get("AllowedValues", [])]
+    admitted: dict[int, list[str]] = {}
+    for block in candidates:
+        try:
+            network = ipaddress.ip_network(block)
+        except ValueError:
+            continue
+        if admits(spec, block):
+            admitted.setdefault(network.prefixlen, []).append(block)
+    return admitted
+
+
+def cidr_fits_every_admitted_block(template: TemplateUnderTest) -> list[str]:
+    """cidr-fits-every-admitted-block: every Fn::Cidr [block, count, cidrBits] whose block is a parameter can
+    make `count` subnets of `cidrBits` host bits from every block the parameter admits: count <= 2 ** (32 -
+    prefix - cidrBits), with cidrBits evaluated for each prefix (it may be a mapping keyed on the prefix).
+    Otherwise CloudFormation fails the stack for the blocks that do not fit."""
+    found: dict[str, list[str]] = {}
+    for use in cidr_uses(template):
+        spec = template.source["Parameters"][use.parameter]
+        too_small: dict[int, str] = {}
+        for prefix, blocks in sorted(admitted_private_blocks(spec).items()):
+            for block in blocks:
+                params = default_parameters(use.document) | {use.inner: block}
+                count = int(evaluate(use.document, params, use.cidr[1]))
+                bits = int(evaluate(use.document, params, use.cidr[2]))
+                room = 2 ** (32 - prefix - bits) if prefix + bits <= 32 else 0
+                if count > room:
+                    too_small.setdefault(
+                        prefix, f"{block} holds {room} blocks of {bits} host bits, not {count}"
+                    )
+        for prefix, problem in too_small.items():
+            text = f"Fn::Cidr {use.cidr[1:]} on {use.parameter}, which admits /{prefix}: {problem}"
+            found.setdefault(text, []).append(use.where)
+    return [template.message(", ".join(where), problem) for problem, where in found.items()]
+
+
+def cidr_parameters_admit_only_private_blocks(template: TemplateUnderTest) -> list[str]:
+    """Sibling of cidr-fits-every-admitted-block: a parameter that gives an Fn::Cidr its block admits only
+    RFC 1918 blocks with no host bits set. It refuses every block of NOT_PRIVATE_BLOCKS and every block
+    with a host bit set at each prefix it admits, and admits each block of PRIVATE_BLOCKS whose prefix it
+    admits."""
+    messages = []
+    for parameter in sorted({use.parameter for use in cidr_uses(template)}):
+        spec = template.source["Parameters"][parameter]
+        prefixes = set(admitted_private_blocks(spec))
+        if not prefixes:
+            messages.append(template.message(parameter, "admits no private block from /8 to /28"))
+        host_bits_set = [
+            f"{ipaddress.ip_address(base) + 2 ** (31 - prefix)}/{prefix}"
+            for prefix in sorted(prefixes)
+            for base in PRIVATE_BASES
+        ]
+        messages += [
+            template.message(parameter, f"admits {block!r}, which is not a private block without host bits")
+            for block in (*NOT_PRIVATE_BLOCKS, *host_bits_set)
+            if admits(spec, block)
+        ]
+        messages += [
+            template.message(parameter, f"refuses {block}, a private block with a prefix length it admits")
+            for block in PRIVATE_BLOCKS
+            if int(block.split("/")[1]) in prefixes and not admits(spec, block)
+        ]
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------- 7
+def _holds_data(resource: dict[str, Any]) -> bool:
+    kind = str(resource.get("Type", ""))
+    custom = kind == "AWS::CloudFormation::CustomResource" or kind.startswith("Custom::")
+    return kind in DATA_TYPES or (custom and "TopicName" in resource.get("Properties", {}))
+
+
+def data_is_retained(template: TemplateUnderTest) -> list[str]:
+    """data-is-retained: resources that hold data (S3 buckets, MSK topics, SQS queues, DynamoDB tables, topic
+    custom resources) have DeletionPolicy and UpdateReplacePolicy Retain, and so has every AWS::KMS::Key that
+    their encryption properties name: a kept bucket whose key is deleted cannot be read."""
+    resources = template.translated["Resources"]
+    keys = {name for name, _ in _resources(template.translated, "AWS::KMS::Key")}
+    messages = []
+    encrypted: dict[str, list[str]] = {}
+    for name, resource in resources.items():
+        if not _holds_data(resource):
+            continue
+        if missing := _not_retained(resource):
+            messages.append(template.message(name, f"holds data but its {missing} not Retain"))
+        for node in _walk(resource.get("Properties", {})):
+            for key, value in node.items() if isinstance(node, dict) else ():
+                if "kms" in key.lower() and "key" in key.lower():
+                    for used in _references(value) & keys:
+                        encrypted.setdefault(used, []).append(name)
+    for key, holders in sorted(encrypted.items()):
+        if missing := _not_retained(resources[key]):
+            messages.append(
+                template.message(
+                    key, f"encrypts {', '.join(sorted(set(holders)))} but its {missing} not Retain"
+                )
+            )
+    return messages
+
+
+def _not_retained(resource: dict[str, Any]) -> str:
+    """Empty when retained, else which of its policies are not Retain: "DeletionPolicy is", "... are"."""
+    missing = [
+        policy for policy in ("DeletionPolicy", "UpdateReplacePolicy") if resource.get(policy) != "Retain"
+    ]
+    return " and ".join(missing) + (" are" if len(missing) > 1 else " is") if missing else ""
+
+
+# ---------------------------------------------------------------------------------------------- 8
+def vpc_endpoint_service_names_current(template: TemplateUnderTest) -> list[str]:
+    """vpc-endpoint-service-names-current: no AWS::EC2::VPCEndpoint ServiceName (Fn::Sub and Fn::Join
+    resolved, every Fn::If branch) is in DEPRECATED_ENDPOINT_SERVICES, which no longer accept new
+    connections."""
+    document = template.translated
+    region = "eu-west-1"
+    names = _placeholders(document) | {"AWS::Region": region}
+    deprecated = {service.format(region=region) for service in DEPRECATED_ENDPOINT_SERVICES}
+    messages = []
+    for name, endpoint in _resources(document, "AWS::EC2::VPCEndpoint"):
+        for alternative in _branches(endpoint.get("Properties", {}).get("ServiceName")):
+            service = str(evaluate(document, names, alternative, {}))
+            if service in deprecated:
+                messages.append(
+                    template.message(name, f"uses {service.replace(region, '<region>')}, no longer supported")
+                )
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------- 9
+@dataclass(frozen=True)
+class VersionOrigin:
+    """Where an AWS::MSK::Cluster's KafkaVersion comes from: a parameter of the template checked, or a
+    value."""
+
+    where: str
+    parameter: str | None
+    value: str | None
+
+
+def kafka_version_origins(template: TemplateUnderTest) -> list[VersionOrigin]:
+    """The parameters (or fixed values) that reach the KafkaVersion of an AWS::MSK::Cluster of `template` or
+    of its nested applications' templates."""
+    document = template.source
+    parameters = document.get("Parameters", {})
+    origins = []
+    for name, cluster in _resources(document, "AWS::MSK::Cluster"):
+        for value in _branches(cluster.get("Properties", {}).get("KafkaVersion")):
+            reference = value.get("Ref") if isinstance(value, dict) else None
+            origins.append(
+                VersionOrigin(name, reference, None) if reference else VersionOrigin(name, None, str(value))
+            )
+    for application in template.applications():
+        nested = template.nested(application)
+        if nested is None:
+            continue
+        passed = document["Resources"][application]["Properties"].get("Parameters", {})
+        for origin in kafka_version_origins(nested):
+            where = f"{application} ({nested.name} {origin.where})"
+            if origin.parameter is None:
+                origins.append(VersionOrigin(where, None, origin.value))
+                continue
+            if origin.parameter not in passed:  # the nested default, which this template cannot change
+                default = nested.source["Parameters"][origin.parameter].get("Default")
+                origins.append(VersionOrigin(where, None, str(default)))
+                continue
+            for value in _branches(passed[origin.parameter]):
+                reference = value.get("Ref") if isinstance(value, dict) else None
+                if reference in parameters:
+                    origins.append(VersionOrigin(where, reference, None))
+                elif not _function(value):
+                    origins.append(VersionOrigin(where, None, str(value)))
+    return origins
+
+
+def kafka_versions_from_a_list(template: TemplateUnderTest) -> list[str]:
+    """kafka-versions-from-a-list: every parameter reaching an AWS::MSK::Cluster's KafkaVersion (directly, or
+    through a nested application) has AllowedValues, no AllowedPattern, and each value in
+    SUPPORTED_KAFKA_VERSIONS; and wherever the template's Rules accept a combination that makes a cluster of
+    Express brokers, its version is one of EXPRESS_KAFKA_VERSIONS (checked by evaluating the Rules)."""
+    messages = []
+    for origin in kafka_version_origins(template):
+        if origin.parameter is None:
+            if origin.value not in SUPPORTED_KAFKA_VERSIONS:
+                messages.append(
+                    template.message(origin.where, f"KafkaVersion {origin.value!r} is not supported")
+                )
+            continue
+        spec = template.source["Parameters"][origin.parameter]
+        where = f"{origin.parameter} (KafkaVersion of {origin.where})"
+        if "AllowedPattern" in spec:
+            messages.append(
+                template.message(where, "has an AllowedPattern; list the versions in AllowedValues")
+            )
+        if "AllowedValues" not in spec:
+            messages.append(template.message(where, "has no AllowedValues"))
+        unsupported = [
+            str(v) for v in spec.get("AllowedValues", []) if str(v) not in SUPPORTED_KAFKA_VERSIONS
+        ]
+        if unsupported:
+            messages.append(
+                template.message(where, f"allows {unsupported}, not in {SUPPORTED_KAFKA_VERSIONS}")
+            )
+    return messages + _express_versions_accepted(template)
+
+
+def enabled_clusters(template: TemplateUnderTest, params: dict[str, str]) -> Iterator[tuple[str, str, str]]:
+    """(where, KafkaVersion, broker instance type) of every AWS::MSK::Cluster created with these parameter
+    values, in the template or, through the values it passes, in its nested applications."""
+    document = template.source
+    conditions = evaluate_conditions(document, params)
+    for name, cluster in _resources(document, "AWS::MSK::Cluster"):
+        if "Condition" in cluster and not conditions[cluster["Condition"]]:
+            continue
+        properties = cluster["Properties"]
+        names = _with_markers(document, params)
+        version = evaluate(document, names, properties["KafkaVersion"], conditions)
+        instance_type = evaluate(
+            document, params, properties["BrokerNodeGroupInfo"]["InstanceType"], conditions
+        )
+        yield name, str(version), str(instance_type)
+    for application in template.applications():
+        resource = document["Resources"][application]
+        nested = template.nested(application)
+        if nested is None or ("Condition" in resource and not conditions[resource["Condition"]]):
+            continue
+        passed = nested_parameters(document, application, _with_markers(document, params))
+        values = parameter_values(nested.source, passed)
+        for where, version, instance_type in enabled_clusters(nested, values):
+            yield f"{application} ({nested.name} {where})", version, instance_type
+
+
+def _cluster_decisions(document: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for _, cluster in _resources(document, "AWS::MSK::Cluster"):
+        properties = cluster.get("Properties", {})
+        nodes = [
+            properties.get("KafkaVersion"),
+            properties.get("BrokerNodeGroupInfo", {}).get("InstanceType"),
+        ]
+        found |= _decision_parameters(
+            document, nodes, {cluster["Condition"]} if "Condition" in cluster else None
+        )
+    return found
+
+
+def _express_versions_accepted(template: TemplateUnderTest) -> list[str]:
+    accepted: dict[tuple[str, str], dict[str, str]] = {}
+    defaults = default_parameters(template.source)
+    for params in scenarios(template, relevant_parameters(template, _cluster_decisions)):
+        if evaluate_rules(template.source, params):
+            continue
+        for where, version, instance_type in enabled_clusters(template, params):
+            if instance_type.startswith("express.") and version not in EXPRESS_KAFKA_VERSIONS:
+                accepted[where, version] = _simplest(accepted.get((where, version)), params, defaults)
+    return [
+        template.message(
+            where,
+            f"the Rules accept Express brokers with KafkaVersion {version} (Express runs "
+            f"{EXPRESS_KAFKA_VERSIONS}), e.g. {_difference(params, defaults)}",
+        )
+        for (where, version), params in sorted(accepted.items())
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- 10
+def _rule_parameters(document: dict[str, Any]) -> set[str]:
+    return _decision_parameters(document, list(document.get("Rules", {}).values()))
+
+
+def relevant_parameters(
+    template: TemplateUnderTest,
+    interesting: Callable[[dict[str, Any]], set[str]],
+    applications: list[str] | None = None,
+) -> set[str]:
+    """The template's parameters that decide `interesting` (a function of a template document) in it or in its
+    nested applications (all, or those listed): what they pass and whether they exist; then, so that other
+    values can pass the template's Rules, the parameters asserted by each rule whose RuleCondition depends
+    only on parameters found (or that has none and asserts one of them), transitively."""
+    document = template.source
+    found = set(interesting(document)) if applications is None else set()
+    for application in template.applications() if applications is None else applications:
+        resource = document["Resources"][application]
+        nested = template.nested(application)
+        inner = relevant_parameters(nested, interesting) if nested else set()
+        passed = resource["Properties"].get("Parameters", {})
+        found |= _decision_parameters(document, [passed[name] for name in sorted(inner & set(passed))])
+        if "Condition" in resource and (inner or applications is not None):
+            found |= _decision_parameters(document, [], {resource["Condition"]})
+    rules = [
+        (
+            _decision_parameters(document, rule.get("RuleCondition")),
+            _decision_parameters(document, rule["Assertions"]),
+        )
+        for rule in document.get("Rules", {}).values()
+    ]
+    while (
+        grown := {
+            name
+            for condition, asserted in rules
+            if condition <= found and (condition or asserted & found)
+            for name in asserted
+        }
+        - found
+    ):
+        found |= grown
+    return found
+
+
+def candidate_values(name: str, spec: dict[str, Any]) -> list[str]:
+    """Values to try for a parameter: its AllowedValues; else its default, and for a number its bounds, for a
+    string "" and an example (EXAMPLES, by name or without an "Existing" prefix) - those it admits."""
+    if "AllowedValues" in spec:
+        return [str(value) for value in spec["AllowedValues"]]
+    values = [str(spec["Default"])] if "Default" in spec else []
+    if spec.get("Type") == "Number":
+        values += [str(spec[bound]) for bound in ("MinValue", "MaxValue") if bound in spec]
+    else:
+        values += ["", EXAMPLES.get(name, EXAMPLES.get(name.removeprefix("Existing"), ""))]
+    admitted = [value for value in dict.fromkeys(values) if admits(spec, value)]
+    return admitted or values[:1]
+
+
+def scenarios(template: TemplateUnderTest, names: set[str]) -> list[dict[str, str]]:
+    """Parameter values to try: every combination of the candidate values of `names` (the others at their
+    defaults); beyond SCENARIO_LIMIT combinations, a fixed sample of them that includes the defaults."""
+    defaults = default_parameters(template.source)
+    ordered = sorted(names)
+    choices = [candidate_values(name, template.source["Parameters"][name]) for name in ordered]
+    total = prod(len(choice) for choice in choices)
+    picked = (
+        range(total) if total <= SCENARIO_LIMIT else random.Random(10).sample(range(total), SCENARIO_LIMIT)
+    )
+    found = [defaults]
+    for index in picked:
+        values, rest = {}, index
+        for name, choice in zip(ordered, choices, strict=True):
+            rest, position = divmod(rest, len(choice))
+            values[name] = choice[position]
+        found.append(defaults | values)
+    return found
+
+
+def _simplest(
+    known: dict[str, str] | None, params: dict[str, str], defaults: dict[str, str]
+) -> dict[str, str]:
+    """Of two examples of a finding, the one that differs from the defaults in fewer parameters."""
+    if known is None:
+        return params
+    changed = sum(defaults.get(name) != value for name, value in params.items())
+    return params if changed < sum(defaults.get(name) != value for name, value in known.items()) else known
+
+
+def _difference(params: dict[str, str], defaults: dict[str, str]) -> str:
+    changed = [f"{name}={value!r}" for name, value in sorted(params.items()) if defaults.get(name) != value]
+    return ", ".join(changed) or "the defaults"
+
+
+def _is_marker(value: str) -> bool:
+    """A value known only at deploy time: "<Resource>" or "<Logical.Attribute>" (another stack's output)."""
+    return value.startswith("<") and value.endswith(">")
+
+
+def nested_rules_hold_in_root(template: TemplateUnderTest) -> list[str]:
+    """nested-rules-hold-in-root: for each nested application, whenever the template's Rules accept a
+    combination of parameter values (every value of the parameters any Rules involve, "" and an example for
+    free-form ones) and the application's Condition holds, the values passed to the nested template satisfy
+    its parameter constraints and its Rules; otherwise a deployment fails late, after other stacks are
+    built."""
+    document = template.source
+    defaults = default_parameters(document)
+    messages = []
+    for application in template.applications():
+        nested = template.nested(application)
+        if nested is None:
+            continue
+        resource = document["Resources"][application]
+        names = relevant_parameters(template, _rule_parameters, [application])
+        checked: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        failures: dict[str, dict[str, str]] = {}
+        for params in scenarios(template, names):
+            if evaluate_rules(document, params):
+                continue
+            if "Condition" in resource and not evaluate_conditions(document, params)[resource["Condition"]]:
+                continue
+            passed = nested_parameters(document, application, _with_markers(document, params))
+            key = tuple(sorted(passed.items()))
+            if key not in checked:
+                checked[key] = _nested_failures(nested, passed)
+            for failure in checked[key]:
+                failures[failure] = _simplest(failures.get(failure), params, defaults)
+        messages += [
+            template.message(
+                application,
+                f"the Rules accept {_difference(params, defaults)}, but {nested.name} refuses: {failure}",
+            )
+            for failure, params in failures.items()
+        ]
+    return messages
+
+
+def _nested_failures(nested: TemplateUnderTest, passed: dict[str, str]) -> list[str]:
+    specs = nested.source.get("Parameters", {})
+    refused = [
+        f"{name}={value!r} is not an allowed value"
+        for name, value in passed.items()
+        if name in specs and not _is_marker(value) and not admits(specs[name], value)
+    ]
+    return refused + evaluate_rules(nested.source, parameter_values(nested.source, passed))
+
+
+RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
+    "kms-context-matches-bucket-key": kms_context_matches_bucket_key,
+    "no-suffix-on-log-group-arn": no_suffix_on_log_group_arn,
+    "no-implicit-stage": no_implicit_stage,
+    "stage-logging-needs-account-role": stage_logging_needs_account_role,
+    "no-always-on-reserved-concurrency": no_always_on_reserved_concurrency,
+    "cidr-fits-every-admitted-block": cidr_fits_every_admitted_block,
+    "cidr-parameters-admit-only-private-blocks": cidr_parameters_admit_only_private_blocks,
+    "data-is-retained": data_is_retained,
+    "vpc-endpoint-service-names-current": vpc_endpoint_service_names_current,
+    "kafka-versions-from-a-list": kafka_versions_from_a_list,
+    "nested-rules-hold-in-root": nested_rules_hold_in_root,
+}

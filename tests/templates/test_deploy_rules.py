@@ -1,0 +1,105 @@
+"""Every deploy rule on every template (template.yaml and each nested/*.yaml, including those added later):
+what AWS rejects or gets wrong at deploy time, which the SAM transform, cfn-lint and checkov let through.
+The rules are in tests/templates/deploy_rules.py; their sources are in docs/decisions.md."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.templates import deploy_rules as rules
+from tests.templates.sam_offline import ALL_TEMPLATES, REPO
+
+TEMPLATE_IDS = [str(t.relative_to(REPO)) for t in ALL_TEMPLATES]
+each_template = pytest.mark.parametrize("path", ALL_TEMPLATES, ids=TEMPLATE_IDS)
+
+
+@cache
+def template(path: Path) -> rules.TemplateUnderTest:
+    return rules.TemplateUnderTest.read(path)
+
+
+@each_template
+def test_kms_context_matches_bucket_key(path: Path) -> None:
+    """kms-context-matches-bucket-key. Source: S3 User Guide, "Configuring your bucket to use an S3 Bucket
+    Key" ("the encryption context will be the bucket ARN and not the object ARN ... update your IAM
+    policies")."""
+    assert rules.kms_context_matches_bucket_key(template(path)) == []
+
+
+@each_template
+def test_no_suffix_on_log_group_arn(path: Path) -> None:
+    """no-suffix-on-log-group-arn. Source: aws-cloudformation/cloudformation-coverage-roadmap#206 (a log
+    group's Arn attribute is "arn:...:log-group:<name>:*")."""
+    assert rules.no_suffix_on_log_group_arn(template(path)) == []
+
+
+@each_template
+def test_no_implicit_stage(path: Path) -> None:
+    """no-implicit-stage. Source: the SAM transform itself (aws-sam-translator): a Swagger 2.0 API gets a
+    deployment with StageName "Stage"; OpenApiVersion 3.x removes it (review item S1)."""
+    assert rules.no_implicit_stage(template(path)) == []
+
+
+@each_template
+def test_stage_logging_needs_account_role(path: Path) -> None:
+    """stage-logging-needs-account-role. Source: API Gateway Developer Guide, "Set up CloudWatch logging for
+    REST APIs" (the account's CloudWatch Logs role must be set), review item D1."""
+    assert rules.stage_logging_needs_account_role(template(path)) == []
+
+
+@each_template
+def test_no_always_on_reserved_concurrency(path: Path) -> None:
+    """no-always-on-reserved-concurrency. Source: Lambda Developer Guide, "Configuring reserved concurrency"
+    (100 always stay unreserved), review item D2."""
+    assert rules.no_always_on_reserved_concurrency(template(path)) == []
+
+
+@each_template
+def test_cidr_fits_every_admitted_block(path: Path) -> None:
+    """cidr-fits-every-admitted-block. Source: CloudFormation "Fn::Cidr" (cidrBits is the number of host bits
+    of each subnet; count subnets must fit in the block), review item D4."""
+    assert rules.cidr_fits_every_admitted_block(template(path)) == []
+
+
+@each_template
+def test_cidr_parameters_admit_only_private_blocks(path: Path) -> None:
+    """cidr-fits-every-admitted-block (sibling): a CIDR parameter admits only RFC 1918 blocks without host
+    bits. Sources: RFC 1918 section 3; Amazon VPC User Guide, "VPC CIDR blocks"; review item D4."""
+    assert rules.cidr_parameters_admit_only_private_blocks(template(path)) == []
+
+
+@each_template
+def test_data_is_retained(path: Path) -> None:
+    """data-is-retained. Source: CloudFormation "DeletionPolicy" and "UpdateReplacePolicy" attributes (the
+    default deletes the resource), review item N1 (a topic rename deletes the old topic)."""
+    assert rules.data_is_retained(template(path)) == []
+
+
+@each_template
+def test_vpc_endpoint_service_names_current(path: Path) -> None:
+    """vpc-endpoint-service-names-current. Source: MSK Developer Guide, "Use Amazon MSK APIs with Interface
+    VPC Endpoints" (com.amazonaws.region.kafka and kafka-fips no longer accept new connections), review item
+    D3."""
+    assert rules.vpc_endpoint_service_names_current(template(path)) == []
+
+
+@each_template
+def test_kafka_versions_from_a_list(path: Path) -> None:
+    """kafka-versions-from-a-list. Sources: MSK "Supported Apache Kafka versions" (2026-11), MSK broker types
+    page, hashicorp/terraform-provider-aws#48309, aws/aws-cdk#36450; review items D7 and N5."""
+    assert rules.kafka_versions_from_a_list(template(path)) == []
+
+
+@each_template
+def test_nested_rules_hold_in_root(path: Path) -> None:
+    """nested-rules-hold-in-root. Source: CloudFormation "Rules" (checked when the change set is created) and
+    nested stacks (each validates its own parameters and Rules only when it is created), review item N3."""
+    assert rules.nested_rules_hold_in_root(template(path)) == []
+
+
+def test_every_rule_is_tested_here() -> None:
+    tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
+    assert {function.__name__ for function in rules.RULES.values()} <= tested

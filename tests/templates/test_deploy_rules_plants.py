@@ -1,0 +1,395 @@
+"""Each deploy rule catches its mistake: planted in a copy of a real template of this repository (in memory,
+or written to tmp_path where the SAM transform has to run on it), the rule reports the resource. Where a
+rule has a judgement to make, the same copy with the mistake fixed shows the rule does not over-report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.templates import deploy_rules as rules
+from tests.templates.deploy_rules import TemplateUnderTest
+from tests.templates.sam_offline import REPO
+
+ROOT = "template.yaml"
+FIREHOSE = "nested/firehose-delivery.yaml"
+INGEST = "nested/ingest-api.yaml"
+CLUSTER = "nested/msk-cluster.yaml"
+NETWORK = "nested/network.yaml"
+ENDPOINTS = "nested/vpc-endpoints.yaml"
+
+
+def real(name: str) -> TemplateUnderTest:
+    """A fresh copy of a repository template (its source and translation may be changed freely)."""
+    return TemplateUnderTest.read(REPO / name)
+
+
+def transformed(tmp_path: Path, template: TemplateUnderTest) -> TemplateUnderTest:
+    """`template` with its (planted) source written to tmp_path and run through the SAM transform."""
+    path = tmp_path / template.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(template.source))
+    return TemplateUnderTest.read(path, template.name)
+
+
+def statement(document: dict[str, Any], resource: str, sid: str) -> dict[str, Any]:
+    """The policy statement `sid` of a resource (wherever in its properties it is)."""
+    for node in rules._walk(document["Resources"][resource]):
+        if isinstance(node, dict) and node.get("Sid") == sid:
+            return node
+    raise KeyError(f"{resource} has no statement {sid}")
+
+
+def reported(messages: list[str], *fragments: str) -> bool:
+    """Whether one message contains every fragment."""
+    return any(all(fragment in message for fragment in fragments) for message in messages)
+
+
+# ---------------------------------------------------------------------------- kms-context-matches-bucket-key
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+ARCHIVE_ARN = {"Fn::GetAtt": ["ArchiveBucket", "Arn"]}
+ARCHIVE_OBJECTS = {"Fn::Sub": "${ArchiveBucket.Arn}/*"}
+
+
+def archive_context(template: TemplateUnderTest) -> dict[str, Any]:
+    """The conditions of the Firehose role's statement that encrypts the archive (translated template)."""
+    conditions: dict[str, Any] = statement(template.translated, "DeliveryRole", "EncryptTheArchive")[
+        "Condition"
+    ]
+    return conditions
+
+
+def test_kms_context_on_objects_only_with_a_bucket_key_is_caught() -> None:
+    # Given the archive bucket uses an S3 Bucket Key and the Firehose role's condition names only objects (R1)
+    template = real(FIREHOSE)
+    archive_context(template)["StringLike"][S3_CONTEXT] = ARCHIVE_OBJECTS
+    # Then the rule reports the role
+    assert reported(
+        rules.kms_context_matches_bucket_key(template), "DeliveryRole", "ArchiveBucket", "Bucket Key"
+    )
+
+
+def test_kms_context_on_the_bucket_only_without_a_bucket_key_is_caught() -> None:
+    # Given the archive bucket has no Bucket Key and the condition names only the bucket ARN
+    template = real(FIREHOSE)
+    encryption = template.translated["Resources"]["ArchiveBucket"]["Properties"]["BucketEncryption"]
+    encryption["ServerSideEncryptionConfiguration"][0]["BucketKeyEnabled"] = False
+    archive_context(template)["StringLike"][S3_CONTEXT] = ARCHIVE_ARN
+    assert reported(rules.kms_context_matches_bucket_key(template), "DeliveryRole", "objects")
+    # And naming the objects instead satisfies it
+    archive_context(template)["StringLike"][S3_CONTEXT] = [ARCHIVE_OBJECTS]
+    assert rules.kms_context_matches_bucket_key(template) == []
+
+
+def test_kms_context_in_one_fn_if_branch_is_caught() -> None:
+    template = real(FIREHOSE)
+    template.translated["Conditions"] = template.translated.get("Conditions", {}) | {
+        "Never": {"Fn::Equals": [1, 2]}
+    }
+    archive_context(template)["StringLike"][S3_CONTEXT] = {
+        "Fn::If": ["Never", ARCHIVE_OBJECTS, [ARCHIVE_ARN, ARCHIVE_OBJECTS]]
+    }
+    assert reported(rules.kms_context_matches_bucket_key(template), "DeliveryRole", "Bucket Key")
+
+
+def test_kms_context_in_a_sam_function_policy_is_caught(tmp_path: Path) -> None:
+    # Given the forwarder function's own SAM Policies get an object-only condition on the archive's key
+    template = real(FIREHOSE)
+    oversize = statement(template.source, "ForwarderFunction", "EncryptOversizeLines")
+    oversize["Condition"] = {"StringLike": {S3_CONTEXT: {"Fn::Sub": "${ArchiveBucket.Arn}/oversize/*"}}}
+    # Then the role SAM generates for it is reported
+    messages = rules.kms_context_matches_bucket_key(transformed(tmp_path, template))
+    assert reported(messages, "ForwarderFunctionRole", "ArchiveBucket")
+
+
+# -------------------------------------------------------------------------------- no-suffix-on-log-group-arn
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"Fn::Sub": "${DeliveryLogGroup.Arn}:log-stream:S3Delivery"},
+        {
+            "Fn::Sub": [
+                "${Group}:log-stream:S3Delivery",
+                {"Group": {"Fn::GetAtt": ["DeliveryLogGroup", "Arn"]}},
+            ]
+        },
+        {"Fn::Join": ["", [{"Fn::GetAtt": "DeliveryLogGroup.Arn"}, ":log-stream:S3Delivery"]]},
+    ],
+    ids=["sub", "sub-variable", "join"],
+)
+def test_a_suffix_on_a_log_group_arn_is_caught(resource: dict[str, Any]) -> None:
+    # Given the Firehose role's log statement appends the stream to the group's Arn attribute (R2)
+    template = real(FIREHOSE)
+    statement(template.translated, "DeliveryRole", "LogDeliveryErrors")["Resource"] = resource
+    assert reported(rules.no_suffix_on_log_group_arn(template), "DeliveryRole", "DeliveryLogGroup.Arn")
+
+
+def test_a_log_group_arn_used_as_it_is_is_fine() -> None:
+    template = real(FIREHOSE)
+    log = statement(template.translated, "DeliveryRole", "LogDeliveryErrors")
+    log["Resource"] = [{"Fn::GetAtt": ["DeliveryLogGroup", "Arn"]}, {"Fn::Join": ["", [ARCHIVE_ARN, "/x"]]}]
+    assert rules.no_suffix_on_log_group_arn(template) == []
+
+
+# ----------------------------------------------------------------------------------------- no-implicit-stage
+def test_an_api_without_openapi_version_is_caught(tmp_path: Path) -> None:
+    # Given the API loses OpenApiVersion, so SAM builds a Swagger 2.0 body with its implicit Stage (S1)
+    template = real(INGEST)
+    template.source["Resources"]["Api"]["Properties"].pop("OpenApiVersion", None)
+    # Then the deployment SAM generates is reported
+    assert reported(rules.no_implicit_stage(transformed(tmp_path, template)), "ApiDeployment", "'Stage'")
+
+
+def test_a_stage_named_stage_is_caught() -> None:
+    template = real(INGEST)
+    template.translated["Resources"]["ApiStage"]["Properties"]["StageName"] = "Stage"
+    assert reported(rules.no_implicit_stage(template), "ApiStage")
+
+
+# -------------------------------------------------------------------------- stage-logging-needs-account-role
+def test_access_logs_without_the_account_role_are_caught(tmp_path: Path) -> None:
+    # Given the API no longer depends on the resource that sets the account's CloudWatch Logs role (D1)
+    template = real(INGEST)
+    template.source["Resources"]["Api"].pop("DependsOn")
+    # Then its stage, which has access logs, is reported
+    assert reported(rules.stage_logging_needs_account_role(transformed(tmp_path, template)), "ApiStage")
+
+
+def test_execution_logging_without_the_account_role_is_caught() -> None:
+    # Given a stage without access logs but with INFO execution logging, and no account role at all
+    template = real(INGEST)
+    resources = template.translated["Resources"]
+    for name in [n for n, r in resources.items() if r["Type"] in rules.ACCOUNT_ROLE_TYPES]:
+        del resources[name]
+    stage = resources["ApiStage"]["Properties"]
+    del stage["AccessLogSetting"]
+    stage["MethodSettings"][0]["LoggingLevel"] = "INFO"
+    assert reported(rules.stage_logging_needs_account_role(template), "ApiStage")
+    # And a stage that does not log needs no role
+    stage["MethodSettings"][0]["LoggingLevel"] = "OFF"
+    assert rules.stage_logging_needs_account_role(template) == []
+
+
+# ------------------------------------------------------------------------- no-always-on-reserved-concurrency
+@pytest.mark.parametrize(
+    "reservation",
+    [20, {"Ref": "LogRetentionInDays"}, {"Fn::If": ["AlwaysOn", 5, {"Ref": "AWS::NoValue"}]}],
+    ids=["literal", "parameter", "if-true-by-default"],
+)
+def test_reserved_concurrency_on_by_default_is_caught(reservation: Any) -> None:
+    # Given the producer function reserves concurrency with the default parameters (D2)
+    template = real(INGEST)
+    template.translated["Conditions"]["AlwaysOn"] = {"Fn::Equals": ["on", "on"]}
+    template.translated["Resources"]["ProducerFunction"]["Properties"]["ReservedConcurrentExecutions"] = (
+        reservation
+    )
+    assert reported(rules.no_always_on_reserved_concurrency(template), "ProducerFunction")
+
+
+def test_reserved_concurrency_off_by_default_is_fine() -> None:
+    template = real(INGEST)
+    template.translated["Conditions"]["NeverOn"] = {"Fn::Equals": ["on", "off"]}
+    function = template.translated["Resources"]["ProducerFunction"]["Properties"]
+    function["ReservedConcurrentExecutions"] = {"Fn::If": ["NeverOn", 5, {"Ref": "AWS::NoValue"}]}
+    assert rules.no_always_on_reserved_concurrency(template) == []
+
+
+# ---------------------------------------------------------------------------- cidr-fits-every-admitted-block
+LOOSE_CIDR_PATTERN = r"^(10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}/(1[6-9]|20)$"  # the pattern reviewed in D4
+
+
+def subnet_cidrs(document: dict[str, Any]) -> list[list[Any]]:
+    """The argument lists of every Fn::Cidr of a template (to plant into)."""
+    return [
+        node["Fn::Cidr"]
+        for node in rules._walk(document["Resources"])
+        if isinstance(node, dict) and "Fn::Cidr" in node
+    ]
+
+
+def test_a_vpc_cidr_that_admits_a_too_small_block_is_caught() -> None:
+    # Given the network's VpcCidr admits a /20, in which six /22 subnets do not fit (D4)
+    template = real(NETWORK)
+    template.source["Parameters"]["VpcCidr"]["AllowedPattern"] = LOOSE_CIDR_PATTERN
+    assert reported(rules.cidr_fits_every_admitted_block(template), "PrivateSubnetA", "/20", "holds 4")
+
+
+def test_a_too_small_block_admitted_by_the_root_is_caught() -> None:
+    # Given the root's VpcCidr, passed to the network stack, admits a /20
+    template = real(ROOT)
+    template.source["Parameters"]["VpcCidr"]["AllowedPattern"] = LOOSE_CIDR_PATTERN
+    assert reported(rules.cidr_fits_every_admitted_block(template), "Network (nested/network.yaml", "/20")
+
+
+def test_cidr_bits_are_evaluated_for_each_admitted_prefix() -> None:
+    # Given Fn::Cidr takes its host bits from a mapping keyed on the block's prefix length
+    template = real(NETWORK)
+    template.source["Parameters"]["VpcCidr"]["AllowedPattern"] = r"^10\.0\.0\.0/(1[6-9]|20)$"
+    prefix = {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "VpcCidr"}]}]}
+    bits = {"Fn::FindInMap": ["SubnetBits", prefix, "Bits"]}
+    for cidr in subnet_cidrs(template.source):
+        cidr[2] = bits
+    # When the /20 entry keeps 10 host bits, only /20 is reported
+    mapping = {str(p): {"Bits": 10} for p in range(16, 21)}
+    template.source["Mappings"] = {"SubnetBits": mapping}
+    messages = rules.cidr_fits_every_admitted_block(template)
+    assert reported(messages, "/20")
+    assert not reported(messages, "/19")
+    # When it gives /20 nine host bits (six /23s fit), nothing is
+    mapping["20"]["Bits"] = 9
+    assert rules.cidr_fits_every_admitted_block(template) == []
+
+
+def test_a_vpc_cidr_that_admits_public_or_misaligned_blocks_is_caught() -> None:
+    template = real(NETWORK)
+    template.source["Parameters"]["VpcCidr"]["AllowedPattern"] = LOOSE_CIDR_PATTERN
+    messages = rules.cidr_parameters_admit_only_private_blocks(template)
+    for block in ("172.32.0.0/16", "192.169.0.0/16", "10.20.5.0/16", "10.20.8.0/20"):
+        assert reported(messages, "VpcCidr", f"'{block}'"), block
+
+
+def test_a_vpc_cidr_that_refuses_private_blocks_is_caught() -> None:
+    template = real(ROOT)
+    template.source["Parameters"]["VpcCidr"]["AllowedPattern"] = r"^10\.\d{1,3}\.0\.0/16$"
+    messages = rules.cidr_parameters_admit_only_private_blocks(template)
+    assert reported(messages, "VpcCidr", "refuses 172.16.0.0/16")
+    assert reported(messages, "VpcCidr", "'10.256.0.0/16'")
+
+
+# ------------------------------------------------------------------------------------------ data-is-retained
+@pytest.mark.parametrize(
+    ("name", "resource", "policy"),
+    [
+        (CLUSTER, "Topic", "DeletionPolicy"),
+        (CLUSTER, "ServerlessTopic", "UpdateReplacePolicy"),
+        (FIREHOSE, "ArchiveBucket", "DeletionPolicy"),
+        (FIREHOSE, "FailedBatchesQueue", "UpdateReplacePolicy"),
+    ],
+)
+def test_data_that_is_not_retained_is_caught(name: str, resource: str, policy: str) -> None:
+    # Given a resource holding data loses one of its Retain policies (N1)
+    template = real(name)
+    template.translated["Resources"][resource][policy] = "Delete"
+    assert reported(rules.data_is_retained(template), resource, policy)
+
+
+def test_a_topic_custom_resource_of_any_type_must_be_retained() -> None:
+    # Given the topic custom resource has the generic type and no policies
+    template = real(CLUSTER)
+    topic = template.translated["Resources"]["ServerlessTopic"]
+    topic["Type"] = "AWS::CloudFormation::CustomResource"
+    del topic["DeletionPolicy"]
+    assert reported(rules.data_is_retained(template), "ServerlessTopic", "DeletionPolicy is not Retain")
+
+
+def test_the_key_of_retained_data_must_be_retained() -> None:
+    # Given the key that encrypts the archive bucket is deleted with the stack
+    template = real(FIREHOSE)
+    template.translated["Resources"]["FunctionKey"]["DeletionPolicy"] = "Delete"
+    assert reported(rules.data_is_retained(template), "FunctionKey", "ArchiveBucket", "DeletionPolicy")
+
+
+# ------------------------------------------------------------------------ vpc-endpoint-service-names-current
+@pytest.mark.parametrize(
+    "service",
+    [
+        {"Fn::Sub": "com.amazonaws.${AWS::Region}.kafka"},
+        {"Fn::Join": [".", ["com.amazonaws", {"Ref": "AWS::Region"}, "kafka-fips"]]},
+        {
+            "Fn::If": [
+                "Never",
+                "com.amazonaws.eu-west-1.sts",
+                {"Fn::Sub": "com.amazonaws.${AWS::Region}.kafka"},
+            ]
+        },
+    ],
+    ids=["sub", "join-fips", "if-branch"],
+)
+def test_a_deprecated_endpoint_service_is_caught(service: dict[str, Any]) -> None:
+    # Given an interface endpoint of the endpoints stack uses the retired MSK API service name (D3)
+    template = real(ENDPOINTS)
+    template.translated.setdefault("Conditions", {})["Never"] = {"Fn::Equals": [1, 2]}
+    template.translated["Resources"]["StsEndpoint"]["Properties"]["ServiceName"] = service
+    assert reported(rules.vpc_endpoint_service_names_current(template), "StsEndpoint", ".kafka")
+
+
+def test_the_current_msk_api_endpoint_is_fine() -> None:
+    template = real(ENDPOINTS)
+    endpoint = template.translated["Resources"]["StsEndpoint"]["Properties"]
+    endpoint["ServiceName"] = {"Fn::Sub": "aws.api.${AWS::Region}.kafka-api"}
+    assert rules.vpc_endpoint_service_names_current(template) == []
+
+
+# -------------------------------------------------------------------------------- kafka-versions-from-a-list
+def test_a_kafka_version_pattern_is_caught() -> None:
+    # Given the cluster's version parameter goes back to a pattern (D7)
+    template = real(CLUSTER)
+    version = template.source["Parameters"]["KafkaVersion"]
+    del version["AllowedValues"]
+    version["AllowedPattern"] = r"^\d+\.\d+\.(\d+|x)(\.kraft)?$"
+    messages = rules.kafka_versions_from_a_list(template)
+    assert reported(messages, "KafkaVersion", "AllowedPattern")
+    assert reported(messages, "KafkaVersion", "no AllowedValues")
+
+
+@pytest.mark.parametrize("name", [CLUSTER, ROOT])
+def test_an_unsupported_kafka_version_is_caught(name: str) -> None:
+    # Given a version whose support ended (or that AWS::MSK::Topic cannot use) is allowed (N5)
+    template = real(name)
+    template.source["Parameters"]["KafkaVersion"]["AllowedValues"].append("3.6.0")
+    assert reported(rules.kafka_versions_from_a_list(template), "KafkaVersion", "'3.6.0'")
+
+
+def test_a_fixed_unsupported_kafka_version_is_caught() -> None:
+    template = real(CLUSTER)
+    template.source["Resources"]["Cluster"]["Properties"]["KafkaVersion"] = "2.8.1"
+    assert reported(rules.kafka_versions_from_a_list(template), "Cluster", "'2.8.1'")
+
+
+def without_rules_on(document: dict[str, Any], parameter: str) -> dict[str, Any]:
+    """`document` without the Rules that assert something about `parameter`."""
+    document["Rules"] = {
+        name: rule
+        for name, rule in document["Rules"].items()
+        if parameter not in rules._references(rule.get("Assertions"))
+    }
+    return document
+
+
+@pytest.mark.parametrize("name", [CLUSTER, ROOT])
+def test_express_with_a_version_it_does_not_run_is_caught(name: str) -> None:
+    # Given no rule restricts Express brokers to their Kafka versions (D7)
+    template = real(name)
+    without_rules_on(template.source, "KafkaVersion")
+    # Then the rule finds, by evaluating the Rules, that Express is accepted with versions it does not run
+    messages = rules.kafka_versions_from_a_list(template)
+    for version in ("3.9.x", "4.0.x.kraft", "4.1.x.kraft"):
+        assert reported(messages, "Cluster", f"Express brokers with KafkaVersion {version} "), version
+    assert not reported(messages, "KafkaVersion 3.8.x ")
+
+
+# --------------------------------------------------------------------------------- nested-rules-hold-in-root
+def test_a_nested_rule_missing_from_the_root_is_caught() -> None:
+    # Given the root loses its copy of the cluster stack's Express replication rule (N3, D5)
+    template = real(ROOT)
+    del template.source["Rules"]["ExpressKeepsThreeReplicas"]
+    messages = rules.nested_rules_hold_in_root(template)
+    assert reported(messages, "Cluster", "nested/msk-cluster.yaml refuses", "ClusterType='Express'")
+
+
+def test_a_nested_rule_of_an_optional_stack_missing_from_the_root_is_caught() -> None:
+    template = real(ROOT)
+    without_rules_on(template.source, "ValueSchema")
+    messages = rules.nested_rules_hold_in_root(template)
+    assert reported(messages, "LambdaConsumer", "nested/lambda-consumer.yaml refuses", "ValueSchema")
+
+
+def test_a_root_value_the_nested_stack_does_not_allow_is_caught() -> None:
+    # Given the root allows a Kafka version that the cluster stack's parameter does not
+    template = real(ROOT)
+    template.source["Parameters"]["KafkaVersion"]["AllowedValues"].append("3.7.x")
+    messages = rules.nested_rules_hold_in_root(template)
+    assert reported(messages, "Cluster", "KafkaVersion='3.7.x' is not an allowed value")
