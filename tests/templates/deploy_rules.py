@@ -152,6 +152,17 @@ class TemplateUnderTest:
         """Logical IDs of its nested applications."""
         return [name for name, _ in _resources(self.source, "AWS::Serverless::Application")]
 
+    def nested_templates(self) -> Iterator[tuple[str, TemplateUnderTest, dict[str, Any]]]:
+        """(logical ID, template, the Parameters passed to it) of each nested application with a template."""
+        for application in self.applications():
+            nested = self.nested(application)
+            if nested is not None:
+                yield (
+                    application,
+                    nested,
+                    self.source["Resources"][application]["Properties"].get("Parameters", {}),
+                )
+
     def message(self, logical_id: str, text: str) -> str:
         """A rule's finding about one of its resources, parameters or outputs."""
         return f"{self.name} {logical_id}: {text}"
@@ -564,16 +575,13 @@ def cidr_uses(template: TemplateUnderTest) -> list[CidrUse]:
                 parameter = vpc_blocks.get(target[0])
             if isinstance(parameter, str) and parameter in parameters:
                 uses.append(CidrUse(name, parameter, document, parameter, function[1]))
-    for application in template.applications():
-        nested = template.nested(application)
-        if nested is None:
-            continue
-        passed = document["Resources"][application]["Properties"].get("Parameters", {})
+    for application, nested, passed in template.nested_templates():
         for use in cidr_uses(nested):
             value = passed.get(use.parameter)
-            if (_function(value) or ("",))[0] == "Ref" and value["Ref"] in parameters:
+            reference = value.get("Ref") if isinstance(value, dict) else None
+            if isinstance(reference, str) and reference in parameters:
                 where = f"{application} ({nested.name} {use.where})"
-                uses.append(replace(use, where=where, parameter=value["Ref"]))
+                uses.append(replace(use, where=where, parameter=reference))
     return uses
 
 
@@ -733,11 +741,7 @@ def kafka_version_origins(template: TemplateUnderTest) -> list[VersionOrigin]:
             origins.append(
                 VersionOrigin(name, reference, None) if reference else VersionOrigin(name, None, str(value))
             )
-    for application in template.applications():
-        nested = template.nested(application)
-        if nested is None:
-            continue
-        passed = document["Resources"][application]["Properties"].get("Parameters", {})
+    for application, nested, passed in template.nested_templates():
         for origin in kafka_version_origins(nested):
             where = f"{application} ({nested.name} {origin.where})"
             if origin.parameter is None:
