@@ -2,6 +2,8 @@
 
 Local `CodeUri`, `ContentUri` and `Location` paths are first replaced by S3 URIs (what `sam package` does),
 and managed policy names are resolved from the list samtranslator ships instead of calling IAM.
+`sam_package` runs the real `sam package` (against moto's S3 in the rehearsal), and `transform_packaged`
+transforms what it wrote.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -40,6 +44,27 @@ class _ShippedManagedPolicies:
         return dict(json.loads(data.read_text())["aws"])
 
 
+def sam_package(template: Path, bucket: str, environment: dict[str, str], output: Path) -> dict[str, Any]:
+    """Run `sam package` itself (the SAM CLI of this virtual environment) with `environment` added (for
+    example AWS_ENDPOINT_URL): every code artefact and nested template goes to `bucket`, nested templates
+    packaged first, at any depth. Returns the packaged template, also written to `output`."""
+    command = [
+        str(Path(sys.executable).with_name("sam")),
+        *("package", "--template-file", str(template), "--s3-bucket", bucket),
+        *("--output-template-file", str(output), "--no-progressbar"),
+    ]
+    done = subprocess.run(
+        command,
+        env=os.environ | environment | {"SAM_CLI_TELEMETRY": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"sam package failed ({done.returncode}): {done.stderr.strip()}")
+    return load_template(output)
+
+
 def load_template(path: Path) -> dict[str, Any]:
     """The template as CloudFormation reads it (short-form intrinsics expanded)."""
     return dict(yaml_parse(path.read_text()))
@@ -61,16 +86,27 @@ def packaged(template: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _translated_json(path: Path) -> str:
+def _transformed_json(packaged_json: str) -> str:
     # passthrough_metadata: a SAM resource's Metadata (its inline checkov skips) reaches what it generates,
     # for example the stage of an AWS::Serverless::Api.
     translated = transform(
-        packaged(load_template(path)),
+        json.loads(packaged_json),
         {},
         _ShippedManagedPolicies(),
         passthrough_metadata=True,  # type: ignore[arg-type]
     )
     return json.dumps(translated)
+
+
+def transform_packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """What CloudFormation's SAM transform makes of a packaged template (its artefacts already in S3), as a
+    fresh copy; cached per template text."""
+    return dict(json.loads(_transformed_json(json.dumps(template))))
+
+
+@cache
+def _translated_json(path: Path) -> str:
+    return _transformed_json(json.dumps(packaged(load_template(path))))
 
 
 def translate(path: Path) -> dict[str, Any]:
