@@ -5,7 +5,9 @@ Every record is checked before any is produced (all or nothing); then each gets 
 | --- | --- |
 | 200 | every record written |
 | 207 | some records failed: each failed entry says why and whether to retry it |
-| 400 | invalid body: nothing produced; the errors name the record index and field |
+| 400 | invalid body: nothing produced; the errors name the record index and field. Besides the model, the
+        body must be strict JSON whose strings are Unicode text and whose values nest at most 64 levels
+        (request_json), and header names must not contain NUL |
 | 403 | topic not allowed |
 | 413 | a record over 1 MiB serialized, or a body over Lambda's 6 MB |
 | 503 | the brokers took no record and every error is retriable: retry after `Retry-After` seconds |
@@ -26,6 +28,7 @@ from pydantic_core import to_json
 
 import record_producer
 from record_producer import Delivered, Failed, OutgoingRecord, ProducerSettings
+from request_json import NON_FINITE_MESSAGE, BodyProblem, InvalidBodyError, has_non_finite_number, parse_body
 from streaming_common.observability import logger, metrics
 from streaming_common.settings import load_settings
 
@@ -94,7 +97,9 @@ class ErrorResponse(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
-resolver = APIGatewayRestResolver(enable_validation=True)
+# The body is parsed by request_json before the model sees it: strict JSON, bounded depth, fields named.
+resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
+INVALID_BODY = "invalid request body: nothing was produced"
 
 
 def _error(
@@ -128,7 +133,22 @@ def invalid_body(error: RequestValidationError) -> Response[str]:
         )
         for e in error.errors()
     ]
-    return _error(HTTPStatus.BAD_REQUEST, "invalid request body: nothing was produced", errors)
+    return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, errors)
+
+
+@resolver.exception_handler(InvalidBodyError)  # type: ignore[untyped-decorator]
+def unreadable_body(error: InvalidBodyError) -> Response[str]:
+    """400 naming every field that is not strict JSON, not Unicode text or nested too deep."""
+    return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, [_problem_error(p) for p in error.problems])
+
+
+def _problem_error(problem: BodyProblem) -> FieldError:
+    path, message = problem
+    if len(path) > 3 and path[0] == "records" and path[2] == "value":  # somewhere inside a record's value
+        inside = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in path[3:13])
+        message += f" (at {inside}{'/...' if len(path) > 13 else ''})"
+        path = path[:3]
+    return FieldError(field=_field_name(path), message=message)
 
 
 def _outgoing(record: RecordIn) -> OutgoingRecord:
@@ -137,6 +157,29 @@ def _outgoing(record: RecordIn) -> OutgoingRecord:
         value=None if record.value is None else to_json(record.value),  # compact UTF-8 JSON
         headers=[(name, text.encode()) for name, text in record.headers.items()],
     )
+
+
+def _unstorable(records: list[RecordIn], outgoing: list[OutgoingRecord]) -> list[FieldError]:
+    """What parses but cannot be stored as sent: a NUL in a header name (librdkafka cuts the name there)
+    and a number that overflowed to infinity (written as `Infinity`, which is not JSON)."""
+    errors = [
+        FieldError(
+            field=f"records[{index}].headers",
+            message=f"header name {position} holds NUL (\\u0000), where Kafka clients cut header names",
+        )
+        for index, record in enumerate(records)
+        if record.headers
+        for position, name in enumerate(record.headers)
+        if "\x00" in name
+    ]
+    # One search over every value (an infinity is written `Infinity`), then a walk of those that match.
+    if b"Infinity" in b"".join([record.value for record in outgoing if record.value is not None]):
+        errors += [
+            FieldError(field=f"records[{index}].value", message=NON_FINITE_MESSAGE)
+            for index, (record, sent) in enumerate(zip(records, outgoing, strict=True))
+            if sent.value is not None and b"Infinity" in sent.value and has_non_finite_number(record.value)
+        ]
+    return errors
 
 
 def _too_large(outgoing: list[OutgoingRecord]) -> list[FieldError]:
@@ -186,6 +229,8 @@ def produce_records(
     if len(resolver.current_event.body or "") > MAX_BODY_BYTES:
         return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
     outgoing = [_outgoing(record) for record in request.records]
+    if unstorable := _unstorable(request.records, outgoing):
+        return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, unstorable)
     if too_large := _too_large(outgoing):
         return _error(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,

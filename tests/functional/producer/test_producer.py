@@ -4,75 +4,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
 
-from local.functions import load_handler
 from tests.conftest import FakeLambdaContext
+from tests.functional.producer.conftest import ScriptedProducer, use_producer
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "producer"
-
-
-class FakeMessage:
-    def __init__(self, partition: int, offset: int) -> None:
-        self._partition, self._offset = partition, offset
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-
-class ScriptedProducer:
-    """Records every produce call; on flush answers each record with what `answer(index)` says."""
-
-    def __init__(self, answer: Callable[[int], KafkaError | None]) -> None:
-        self.answer = answer
-        self.produced: list[dict[str, Any]] = []
-        self._callbacks: list[Any] = []
-
-    def produce(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[Any], on_delivery: Any
-    ) -> None:
-        self.produced.append({"topic": topic, "key": key, "value": value, "headers": headers})
-        self._callbacks.append(on_delivery)
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float) -> int:
-        for index, callback in enumerate(self._callbacks):
-            error = self.answer(index)
-            callback(error, None if error else FakeMessage(index % 3, 100 + index))
-        self._callbacks.clear()
-        return 0
-
-
-@pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("KAFKA_AUTH", "PLAINTEXT")
-    monkeypatch.setenv("ALLOWED_TOPICS", "streaming-events, other-topic")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "producer")
-    module = load_handler("producer")
-    import record_producer
-
-    real_producer = record_producer.producer
-    real_producer.cache_clear()
-    yield module
-    real_producer.cache_clear()
-
-
-def _use(monkeypatch: pytest.MonkeyPatch, fake: ScriptedProducer) -> ScriptedProducer:
-    import record_producer
-
-    monkeypatch.setattr(record_producer, "producer", lambda: fake)
-    return fake
 
 
 def _call(handler: Any, name: str, context: FakeLambdaContext) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -86,7 +27,7 @@ def _call(handler: Any, name: str, context: FakeLambdaContext) -> tuple[int, dic
 def test_a_valid_batch_is_written_and_answered_in_order(
     handler: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = _use(monkeypatch, ScriptedProducer(lambda index: None))
+    fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
     status, body, _ = _call(handler, "valid-batch.json", lambda_context)
     assert status == 200
     assert body == {
@@ -115,7 +56,7 @@ def test_some_failures_give_207_with_a_reason_per_record(
             return KafkaError(KafkaError._MSG_TIMED_OUT)
         return None
 
-    _use(monkeypatch, ScriptedProducer(answer))
+    use_producer(monkeypatch, ScriptedProducer(answer))
     status, body, _ = _call(handler, "valid-batch.json", lambda_context)
     assert status == 207
     assert body["failedRecordCount"] == 2
@@ -129,7 +70,7 @@ def test_some_failures_give_207_with_a_reason_per_record(
 def test_brokers_unavailable_give_503_with_retry_after(
     handler: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _use(monkeypatch, ScriptedProducer(lambda index: KafkaError(KafkaError._ALL_BROKERS_DOWN)))
+    use_producer(monkeypatch, ScriptedProducer(lambda index: KafkaError(KafkaError._ALL_BROKERS_DOWN)))
     status, body, headers = _call(handler, "valid-batch.json", lambda_context)
     assert status == 503
     assert headers["Retry-After"] == "5"
@@ -156,7 +97,7 @@ def test_invalid_bodies_give_400_naming_the_field_and_produce_nothing(
     event: str,
     fields: list[str],
 ) -> None:
-    fake = _use(monkeypatch, ScriptedProducer(lambda index: None))
+    fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
     status, body, _ = _call(handler, event, lambda_context)
     assert status == 400
     assert [error["field"] for error in body["errors"]] == fields
@@ -167,7 +108,7 @@ def test_invalid_bodies_give_400_naming_the_field_and_produce_nothing(
 def test_a_forbidden_topic_gives_403(
     handler: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = _use(monkeypatch, ScriptedProducer(lambda index: None))
+    fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
     status, body, _ = _call(handler, "forbidden-topic.json", lambda_context)
     assert status == 403
     assert "internal-audit" in body["message"]
@@ -179,7 +120,7 @@ def test_a_record_over_1_mib_gives_413_and_nothing_is_produced(
 ) -> None:
     from scripts.make_sample_events import api_event
 
-    fake = _use(monkeypatch, ScriptedProducer(lambda index: None))
+    fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
     event = api_event(json.dumps({"records": [{"value": 1}, {"value": "z" * (1024 * 1024)}]}))
     response = handler.lambda_handler(event, lambda_context)
     assert response["statusCode"] == 413
@@ -207,7 +148,7 @@ class FullQueueProducer(ScriptedProducer):
 def test_a_full_local_queue_fails_only_that_record_as_retriable(
     handler: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = _use(monkeypatch, FullQueueProducer(full=b"[1,2,3]"))  # the second record's value
+    fake = use_producer(monkeypatch, FullQueueProducer(full=b"[1,2,3]"))  # the second record's value
     status, body, _ = _call(handler, "valid-batch.json", lambda_context)
     assert status == 207
     assert body["records"][1] == {
