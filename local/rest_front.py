@@ -1,14 +1,21 @@
 """The REST front of the local runtime: HTTP on a loopback port in front of the producer function, doing
 what API Gateway does: checking the Cognito access token and its scope, turning the request into a proxy
-event (payload 1.0) and the function's answer back into HTTP. One request at a time, like one container."""
+event (payload 1.0) and the function's answer back into HTTP. One request at a time, like one container.
+
+Answers API Gateway gives itself (docs/decisions.md, "The local REST front answers like API Gateway"):
+- any method or path the API does not declare: 403 `{"message": "Missing Authentication Token"}`;
+- a function that raises, crashes or answers in the wrong shape: 502 `{"message": "Internal server error"}`.
+"""
 
 from __future__ import annotations
 
 import http.server
 import json
+import logging
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +25,11 @@ from local.cognito import AccessTokenVerifier, TokenRejectedError
 from local.lambda_context import LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+Answer = tuple[int, dict[str, str], str]
+MISSING_AUTHENTICATION_TOKEN: Answer = (403, {}, json.dumps({"message": "Missing Authentication Token"}))
+INTERNAL_SERVER_ERROR: Answer = (502, {}, json.dumps({"message": "Internal server error"}))
+logger = logging.getLogger(__name__)
 
 
 def proxy_event(
@@ -77,7 +89,8 @@ class RestFront:
         self.stage = stage
         self.timeout_seconds = function_timeout_seconds
         self.port = free_port()
-        self._route = re.compile(rf"^/{re.escape(stage)}(/topics/([a-zA-Z0-9._-]{{1,249}})/records)$")
+        # The one resource, /topics/{topic}/records: any segment is a topic (the function checks it).
+        self._route = re.compile(rf"^/{re.escape(stage)}(/topics/([^/]+)/records)$")
         self._server = http.server.HTTPServer(("127.0.0.1", self.port), self._request_handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -94,22 +107,30 @@ class RestFront:
         self._server.shutdown()
         self._server.server_close()
 
-    def answer(
-        self, method: str, path: str, authorization: str | None, body: str
-    ) -> tuple[int, dict[str, str], str]:
+    def answer(self, method: str, path: str, authorization: str | None, body: str) -> Answer:
         """Status, headers and body for one request, as API Gateway and the function would give them."""
-        match = self._route.match(path)
+        match = self._route.match(urllib.parse.urlsplit(path).path)
         if method != "POST" or match is None:
-            return 403, {}, json.dumps({"message": "Missing Authentication Token"})  # API Gateway's answer
+            return MISSING_AUTHENTICATION_TOKEN
         try:
             claims = self.verifier.claims(authorization)
         except TokenRejectedError as rejected:
             return rejected.status, {}, json.dumps({"message": str(rejected)})
-        event = proxy_event(match.group(1), match.group(2), body, claims, stage=self.stage)
-        response = self.handler(event, LocalLambdaContext("ProducerFunction", self.timeout_seconds * 1000))
-        headers = dict(response.get("headers") or {})
-        headers |= {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
-        return int(response["statusCode"]), headers, str(response.get("body") or "")
+        topic = urllib.parse.unquote(match.group(2))
+        event = proxy_event(match.group(1), topic, body, claims, stage=self.stage)
+        try:
+            response = self.handler(
+                event, LocalLambdaContext("ProducerFunction", self.timeout_seconds * 1000)
+            )
+            status = int(response["statusCode"])
+            headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+            multi_value = response.get("multiValueHeaders") or {}
+            headers |= {str(name): str(values[-1]) for name, values in multi_value.items() if values}
+            text = str(response.get("body") or "")
+        except Exception:  # the function failed, or answered in a shape API Gateway cannot use
+            logger.exception("POST %s: the function failed; answering 502 as API Gateway does", path)
+            return INTERNAL_SERVER_ERROR
+        return status, headers, text
 
     def _request_handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         front = self
@@ -123,14 +144,18 @@ class RestFront:
                 )
                 payload = text.encode()
                 self.send_response(status)
-                headers.setdefault("Content-Type", "application/json")
-                for name, value in headers.items():
+                for name, value in ({"Content-Type": "application/json"} | headers).items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
 
-            do_POST = do_GET = do_PUT = _serve  # noqa: N815 - http.server's naming
+            def __getattr__(self, name: str) -> Any:
+                # http.server looks for do_<METHOD>: every method is served, undeclared ones with 403.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
             def log_message(self, *_args: object) -> None:
                 return

@@ -3,11 +3,13 @@ Cognito (password flow) and from the local client credentials grant, all signed 
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -27,8 +29,8 @@ def user_pool() -> Iterator[tuple[Any, str]]:
         yield cognito, cognito.create_user_pool(PoolName="producers")["UserPool"]["Id"]
 
 
-@pytest.fixture
-def front(kafka_bootstrap: str, user_pool: tuple[Any, str]) -> Iterator[tuple[RestFront, str]]:
+@contextmanager
+def _front(kafka_bootstrap: str, pool_id: str, **environment: str) -> Iterator[tuple[RestFront, str]]:
     topic = f"api-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for future in admin.create_topics([NewTopic(topic, 3, -1)]).values():
@@ -39,8 +41,8 @@ def front(kafka_bootstrap: str, user_pool: tuple[Any, str]) -> Iterator[tuple[Re
         "ALLOWED_TOPICS": topic,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
-    verifier = AccessTokenVerifier(user_pool[1], frozenset({"records/write"}))
+    } | environment
+    verifier = AccessTokenVerifier(pool_id, frozenset({"records/write"}))
     with (
         cold_container(function_spec("producer"), overrides) as handler,
         RestFront(handler, verifier) as server,
@@ -48,12 +50,22 @@ def front(kafka_bootstrap: str, user_pool: tuple[Any, str]) -> Iterator[tuple[Re
         yield server, topic
 
 
+@pytest.fixture
+def front(kafka_bootstrap: str, user_pool: tuple[Any, str]) -> Iterator[tuple[RestFront, str]]:
+    with _front(kafka_bootstrap, user_pool[1]) as running:
+        yield running
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+
+
 def _post(url: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
+    return _post_text(url, json.dumps(body), token)
+
+
+def _post_text(url: str, body: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body.encode(), method="POST", headers=_auth(token))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -127,3 +139,77 @@ def test_an_unknown_route_is_refused_like_api_gateway(front: tuple[RestFront, st
     status, body = _post(f"{server.url}/nothing-here", BODY, None)
     assert status == 403
     assert body == {"message": "Missing Authentication Token"}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "QUERY", "HEAD"])
+def test_a_method_the_api_does_not_declare_gets_403_like_api_gateway(
+    front: tuple[RestFront, str], user_pool: tuple[Any, str], method: str
+) -> None:
+    server, topic = front
+    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request(method, f"/v1/topics/{topic}/records", body=json.dumps(BODY), headers=_auth(token))
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 403
+    assert body == (b"" if method == "HEAD" else b'{"message": "Missing Authentication Token"}')
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1", "/v1/topics", "/v1/topics/t", "/v1/topics//records", "/v2/topics/t/records"]
+)
+def test_a_path_the_api_does_not_declare_gets_403_like_api_gateway(
+    front: tuple[RestFront, str], path: str
+) -> None:
+    server, _ = front
+    status, body = _post(f"http://127.0.0.1:{server.port}{path}", BODY, None)
+    assert (status, body) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_a_query_string_does_not_change_the_route(
+    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+) -> None:
+    server, topic = front
+    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
+    status, body = _post(f"{server.url}/topics/{topic}/records?trace=1", BODY, token)
+    assert status == 200, body
+
+
+def test_a_topic_the_function_refuses_is_answered_by_the_function(
+    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+) -> None:
+    server, _ = front
+    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
+    status, body = _post(f"{server.url}/topics/not%20a%20topic/records", BODY, token)
+    assert status == 400
+    assert body["errors"][0]["field"] == "path.topic"
+
+
+def test_a_function_that_raises_gets_502_like_api_gateway_and_the_front_keeps_serving(
+    kafka_bootstrap: str, user_pool: tuple[Any, str]
+) -> None:
+    # Given a producer whose settings cannot be read (a deployment mistake): it raises on every request
+    with _front(kafka_bootstrap, user_pool[1], PRODUCE_TIMEOUT_MS="ten seconds") as (server, topic):
+        token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
+        answers = [_post(f"{server.url}/topics/{topic}/records", BODY, token) for _ in range(2)]
+    # Then each request gets API Gateway's answer to a function error, not a dropped connection
+    assert answers == [(502, {"message": "Internal server error"})] * 2
+
+
+def test_bad_input_is_answered_400_and_the_front_keeps_serving(
+    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+) -> None:
+    # The fuzzing report's D1 (a lone surrogate in a header name killed the process) and D3 (10,000 levels)
+    server, topic = front
+    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
+    url = f"{server.url}/topics/{topic}/records"
+    for body, field in [
+        ('{"records":[{"value":1,"headers":{"\\ud800":"x"}}]}', "records[0].headers"),
+        ('{"records":[{"value":' + "[" * 10_000 + "]" * 10_000 + "}]}", "body"),
+        ('{"records":[{"value":{"t":1e999}}]}', "records[0].value"),
+    ]:
+        status, answer = _post_text(url, body, token)
+        assert status == 400, answer
+        assert [error["field"] for error in answer["errors"]] == [field]
+    assert _post(url, BODY, token)[0] == 200
