@@ -23,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo invoke bench openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo invoke local e2e e2e-local fuzz-api bench openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,9 +51,11 @@ $(FLINK_VENV)/.installed: pyproject.toml constraints-flink.txt
 
 venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(FLINK_VENV)/.installed ## Create the virtual environments
 
-test: venv ## Run every test tier except e2e
+test: venv ## Run every test tier except e2e against AWS
 	$(BIN)/pytest --ignore=tests/e2e
 	$(MAKE) --no-print-directory test-flink
+	$(MAKE) --no-print-directory e2e-local
+	$(MAKE) --no-print-directory fuzz-api
 
 test-flink: $(FLINK_VENV)/.installed ## The Flink job in a local PyFlink MiniCluster (Python 3.11)
 	$(FLINK_BIN)/pytest --confcutdir=tests/flink tests/flink
@@ -66,6 +68,10 @@ test-templates: venv ## SAM transform, cfn-lint, checkov and the option matrix
 
 test-integration: venv ## Tests against the local broker and moto server
 	$(BIN)/pytest tests/integration
+
+.PHONY: rehearse
+rehearse: $(VENV)/.installed ## Deploy rehearsal: sam package, then the 10 option rows created and deleted in moto's CloudFormation (make test runs it as tests/templates/test_rehearsal.py)
+	$(BIN)/python -m tests.templates.rehearsal
 
 lint: venv ## ruff, mypy, cfn-lint, checkov
 	$(BIN)/ruff check .
@@ -105,6 +111,25 @@ OPTION ?= All
 # The Flink environment only for the options that run the Flink job.
 demo: $(VENV)/.installed $(if $(filter FlinkS3 All,$(OPTION)),$(FLINK_VENV)/.installed) ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.demo $(OPTION) 2> >(grep -v '^%' >&2)
+
+# The local runtime kept running (Ctrl-C stops it); `make e2e-local` and `make fuzz-api` run against it.
+local: $(VENV)/.installed ## The local runtime until Ctrl-C, with a deployed stack's outputs and a curl to try (OPTION=All|...)
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.runtime $(OPTION) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+
+# tests/e2e reads the root stack's outputs; the tier has its own conftest (real credentials, no fakes).
+E2E_PYTEST := $(BIN)/pytest --confcutdir=tests/e2e -p no:cacheprovider tests/e2e
+
+e2e: $(VENV)/.installed ## Post-deploy checks against a deployed stack: STACK=<name> (after sam deploy)
+	@test -n "$(STACK)" || { echo "usage: make e2e STACK=<the stack name you deployed>" >&2; exit 2; }
+	AWS_SAM_STACK_NAME=$(STACK) $(E2E_PYTEST)
+
+e2e-local: $(VENV)/.installed ## tests/e2e against make local (started, checked, stopped)
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.with_runtime --option $(OPTION) -- \
+		env E2E_ARCHIVE_WAIT_SECONDS=60 E2E_CONSUMER_WAIT_SECONDS=60 $(E2E_PYTEST)
+
+fuzz-api: $(VENV)/.installed ## schemathesis against make local's API, with and without a token (docs/local.md)
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.with_runtime --option ClusterWithRestApi -- \
+		$(BIN)/python -m tests.fuzz.run_schemathesis
 
 BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:.
 

@@ -9,13 +9,14 @@ Each function runs in a process of its own, as in Lambda:
   fails (API Gateway answers 502, an event source mapping retries) and the next invocation starts a new one;
 - an invocation that outlives the function's timeout is stopped ("Task timed out"), as Lambda stops it.
 
-`python -m local.containers <function> <fd>` is the process inside: it loads the handler and answers
-invocations on the connection `fd`.
+`python -m local.containers <fd>` is the process inside: it loads `app.lambda_handler` from LAMBDA_TASK_ROOT
+and answers invocations on the connection `fd`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import multiprocessing.connection
 import os
@@ -25,10 +26,11 @@ import subprocess
 import sys
 import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 from local.cloudwatch_logs import LogShipper, lambda_log_stream_name
-from local.functions import LOCAL_REGION, REPO, FunctionSpec, load_handler
+from local.functions import LOCAL_REGION, REPO, FunctionSpec
 from local.lambda_context import LocalLambdaContext
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -43,10 +45,13 @@ class FunctionContainer:
     """One function's execution environment, started on first use and again after a crash; callable as
     `handler(event, context)`. Invocations are served one at a time, like one Lambda environment."""
 
-    def __init__(self, spec: FunctionSpec, overrides: dict[str, str], logs: LogShipper) -> None:
+    def __init__(
+        self, spec: FunctionSpec, overrides: dict[str, str], logs: LogShipper, task_root: Path | None = None
+    ) -> None:
         self.spec = spec
         self.overrides = overrides
         self.logs = logs
+        self.task_root = task_root or REPO / "functions" / spec.name  # where app.py is
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: multiprocessing.connection.Connection | None = None
@@ -59,13 +64,13 @@ class FunctionContainer:
         self.logs.open_stream(self.spec.log_group, self.log_stream)
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.containers", self.spec.name, str(theirs.fileno())],
+            [sys.executable, "-m", "local.containers", str(theirs.fileno())],
             env=self._environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             pass_fds=(theirs.fileno(),),
-            cwd=REPO / "functions" / self.spec.name,
+            cwd=self.task_root,
         )
         theirs.close()
         self._connection = multiprocessing.connection.Connection(ours.detach())
@@ -132,7 +137,7 @@ class FunctionContainer:
         return (
             {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "PYTHONPATH": f"{REPO / 'functions' / self.spec.name}:{layer}:{REPO}",
+                "PYTHONPATH": f"{self.task_root}:{layer}:{REPO}",
                 "PYTHONUNBUFFERED": "1",  # lines reach the log as they are written, as in Lambda
                 "AWS_REGION": LOCAL_REGION,
                 "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -141,7 +146,7 @@ class FunctionContainer:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
                 "AWS_LAMBDA_LOG_GROUP_NAME": self.spec.log_group,
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-                "LAMBDA_TASK_ROOT": str(REPO / "functions" / self.spec.name),
+                "LAMBDA_TASK_ROOT": str(self.task_root),
             }
             | self.spec.environment
             | self.overrides
@@ -187,12 +192,23 @@ def _error_record(error: BaseException) -> dict[str, Any]:
     }
 
 
-def serve(function: str, fd: int) -> int:
+def _load_handler(task_root: Path) -> Any:
+    """`app.lambda_handler` from the task root, as Lambda loads the handler `app.lambda_handler`."""
+    spec = importlib.util.spec_from_file_location("app", task_root / "app.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no handler at {task_root / 'app.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def serve(fd: int) -> int:
     """Inside the execution environment: load the handler, then answer invocations until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the runtime, which stops this process
     connection = multiprocessing.connection.Connection(fd)
     try:
-        handler = load_handler(function).lambda_handler
+        handler = _load_handler(Path(os.environ["LAMBDA_TASK_ROOT"]))
     except Exception as error:
         print(json.dumps(_error_record(error)))
         connection.send(("init_error", f"{type(error).__name__}: {error}"))
@@ -223,4 +239,4 @@ def serve(function: str, fd: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], int(sys.argv[2])))
+    sys.exit(serve(int(sys.argv[1])))

@@ -31,10 +31,9 @@ from local.event_source_mapping import EventSourceMapping, MappingConfig, Mappin
 from local.flink_runner import RESULTS_BUCKET, RESULTS_PREFIX, FlinkRun, run_flink_option
 from local.functions import REPO, local_name
 from local.invoke import cold_container, function_spec
-from local.option_stack import INGEST_API, QUIET, create_topic, required_scopes, topic_defaults
+from local.option_stack import INGEST_API, OPTIONS, QUIET, create_topic, required_scopes, topic_defaults
 from local.rest_front import RestFront
 
-OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
 RECORDS = 3000
 PER_REQUEST = 500
 EVENT_TYPES = ("reading", "heartbeat", "alert")

@@ -8,6 +8,7 @@ from local.aws import LOCAL_CREDENTIALS
 from local.functions import REPO, load_template
 from local.invoke import cold_container, function_spec
 
+OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
 INGEST_API = REPO / "nested" / "ingest-api.yaml"
 QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
 

@@ -33,12 +33,11 @@ from local.cognito import AccessTokenVerifier
 from local.containers import FunctionContainer
 from local.event_source_mapping import EventSourceMapping, MappingConfig, s3_destination
 from local.functions import REPO, FunctionSpec, discover, load_template, local_name
-from local.option_stack import INGEST_API, create_topic, required_scopes, topic_defaults
+from local.option_stack import INGEST_API, OPTIONS, create_topic, required_scopes, topic_defaults
 from local.rest_front import RestFront
 from local.stack_outputs import stack_outputs
 from local.token_endpoint import TokenEndpoint
 
-OPTIONS = ("ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All")
 # Outputs only the local runtime has: where its broker and its AWS endpoint (moto) listen.
 BOOTSTRAP_OUTPUT = "BootstrapServers"
 ENDPOINT_OUTPUT = "AwsEndpointUrl"

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from local import aws
 from local.functions import REPO
-from local.runtime import ENDPOINT_OUTPUT, OPTIONS
+from local.option_stack import OPTIONS
+from local.runtime import ENDPOINT_OUTPUT
 
 READY_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 60.0
