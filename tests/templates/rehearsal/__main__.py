@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from tests.templates.rehearsal import rehearsal, rows
@@ -9,6 +10,7 @@ from tests.templates.rehearsal import rehearsal, rows
 
 def main() -> int:
     """Run every row and print the table."""
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its metrics and feature-toggle notices
     with rehearsal() as session:
         results = []
         for option, cluster_mode in rows():

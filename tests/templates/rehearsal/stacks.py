@@ -106,6 +106,16 @@ def s3_location(url: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _dicts(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _dicts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _dicts(item)
+
+
 class MotoErrors(logging.Handler):
     """Keeps the last error moto's server logged (an exception inside moto answers 500 without a reason),
     instead of printing it, while installed."""
@@ -260,6 +270,7 @@ class _StackBuild:
         }
         self.nested = [i for i, resource in self.enabled.items() if resource["Type"] == NESTED_STACK_TYPE]
         self.placeholders = self._placeholders()
+        self._check_artefacts()
         self.outside = self._outside_steps()
         self.stack_id = ""
         self.steps: list[Stack | MotoStep] = []
@@ -275,6 +286,21 @@ class _StackBuild:
         if missing:
             raise RehearsalError(f"{self.name}: unresolved resource dependencies {sorted(missing)}")
         return resources
+
+    def _check_artefacts(self) -> None:
+        """Every S3Bucket/S3Key a resource names (Lambda code, layer content) is in S3: CloudFormation fails
+        on NoSuchKey, moto's Lambda quietly takes empty code."""
+        for logical_id, resource in self.enabled.items():
+            for node in _dicts(resource.get("Properties", {})):
+                bucket, key = node.get("S3Bucket"), node.get("S3Key")
+                if not (isinstance(bucket, str) and isinstance(key, str)):
+                    continue
+                try:
+                    self.creator.s3.head_object(Bucket=bucket, Key=key)
+                except ClientError as error:
+                    raise RehearsalError(
+                        f"{self.name}: {logical_id}: s3://{bucket}/{key}: {error}"
+                    ) from error
 
     def _outside_steps(self) -> dict[str, _Outside]:
         """Nested stacks, and the import of a REST API's Body (moto's RestApi model ignores Body, so the
@@ -302,7 +328,7 @@ class _StackBuild:
         try:
             self.creator.api("apigateway").put_rest_api(
                 restApiId=self.values[logical_id],
-                mode=properties.get("Mode", "overwrite"),
+                mode=properties.get("Mode", "merge"),  # PutRestApi's default; the same on a new API
                 failOnWarnings=bool(properties.get("FailOnWarnings", False)),
                 body=json.dumps(body).encode(),
             )
