@@ -29,6 +29,8 @@ from local.cfn import (
     evaluate_rules,
     nested_parameters,
     parameter_values,
+    parameter_violations,
+    references,
 )
 from tests.templates.sam_offline import REPO, load_template, translate
 from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, SCRAM_SECRET, WIRED
@@ -205,25 +207,18 @@ def _sub_parts(argument: Any) -> tuple[str, dict[str, Any]]:
     return (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
 
 
-SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+def _references(node: Any) -> set[str]:
+    """Logical names (parameters or resources) `node` uses through Ref, Fn::GetAtt and Fn::Sub."""
+    return {name for name, _ in references(node)}
 
 
-def _references(node: Any, *, through_sub: bool = True) -> set[str]:
-    """Logical names (parameters or resources) `node` uses through Ref, Fn::GetAtt and, unless told not to,
-    Fn::Sub."""
+def _refs(node: Any) -> set[str]:
+    """Names `node` uses through Ref alone (what decides a value, as opposed to text an Fn::Sub builds)."""
     found: set[str] = set()
     for item in _walk(node):
         function = _function(item)
-        if function is None:
-            continue
-        name, argument = function
-        if name == "Ref" and isinstance(argument, str):
-            found.add(argument)
-        elif name == "Fn::GetAtt" and (target := _get_att(item)):
-            found.add(target[0])
-        elif name == "Fn::Sub" and through_sub:
-            text, variables = _sub_parts(argument)
-            found |= {match.split(".")[0] for match in SUB_NAME.findall(text) if match not in variables}
+        if function and function[0] == "Ref" and isinstance(function[1], str):
+            found.add(function[1])
     return found
 
 
@@ -242,13 +237,13 @@ def _decision_parameters(document: dict[str, Any], node: Any, conditions: set[st
     """Parameters that decide `node`'s value: referenced directly (Fn::Sub text aside), or through the
     conditions named in it (and `conditions`), transitively."""
     parameters = set(document.get("Parameters", {}))
-    found = _references(node, through_sub=False) & parameters
+    found = _refs(node) & parameters
     pending, seen = set(conditions or set()) | _condition_names(node), set()
     while pending:
         name = pending.pop()
         seen.add(name)
         expression = document.get("Conditions", {}).get(name)
-        found |= _references(expression, through_sub=False) & parameters
+        found |= _refs(expression) & parameters
         pending |= _condition_names(expression) - seen
     return found
 
@@ -297,23 +292,9 @@ def _placeholders(document: dict[str, Any]) -> dict[str, str]:
 
 
 def admits(spec: dict[str, Any], value: str) -> bool:
-    """Whether CloudFormation accepts `value` for a parameter: AllowedValues, AllowedPattern (which must
-    match the whole value, or each member of a CommaDelimitedList), lengths, and for numbers
-    MinValue/MaxValue."""
-    members = value.split(",") if spec.get("Type") == "CommaDelimitedList" else [value]
-    if "AllowedValues" in spec and not {*members} <= {str(v) for v in spec["AllowedValues"]}:
-        return False
-    if "AllowedPattern" in spec and not all(re.fullmatch(spec["AllowedPattern"], m) for m in members):
-        return False
-    if not int(spec.get("MinLength", 0)) <= len(value) <= int(spec.get("MaxLength", len(value))):
-        return False
-    if spec.get("Type") == "Number":
-        try:
-            number = float(value)
-        except ValueError:
-            return False
-        return float(spec.get("MinValue", number)) <= number <= float(spec.get("MaxValue", number))
-    return True
+    """Whether CloudFormation accepts `value` for a parameter with this specification (local.cfn's
+    parameter_violations: AllowedValues, AllowedPattern, lengths, number bounds)."""
+    return not parameter_violations({"Parameters": {"Parameter": spec}}, {"Parameter": value})
 
 
 # ---------------------------------------------------------------------------------------------- 1
