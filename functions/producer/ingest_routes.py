@@ -28,7 +28,14 @@ from pydantic_core import to_json
 
 import record_producer
 from record_producer import Delivered, Failed, OutgoingRecord, ProducerSettings
-from request_json import NON_FINITE_MESSAGE, BodyProblem, InvalidBodyError, has_non_finite_number, parse_body
+from request_json import (
+    MAX_VALUE_LEVELS,
+    NON_FINITE_MESSAGE,
+    BodyProblem,
+    InvalidBodyError,
+    has_non_finite_number,
+    parse_body,
+)
 from streaming_common.observability import logger, metrics
 from streaming_common.settings import load_settings
 
@@ -209,11 +216,22 @@ def _too_large(outgoing: list[OutgoingRecord]) -> list[FieldError]:
             "description": "Some records failed",
             "content": {"application/json": {"model": ProduceResponse}},
         },
-        400: {"description": "Invalid body", "content": {"application/json": {"model": ErrorResponse}}},
+        400: {
+            "description": "Invalid body: nothing was produced; `errors` name each field "
+            "(`records[3].value`). Besides the model: strict JSON (RFC 8259: no NaN or Infinity, no number "
+            "beyond a double's range), strings and names that are Unicode text (no unpaired surrogate "
+            f"escapes), values nested at most {MAX_VALUE_LEVELS} levels, header names without NUL",
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
         403: {"description": "Topic not allowed", "content": {"application/json": {"model": ErrorResponse}}},
-        413: {"description": "Too large", "content": {"application/json": {"model": ErrorResponse}}},
+        413: {
+            "description": f"A record over {MAX_RECORD_BYTES} bytes serialized, "
+            f"or a body over {MAX_BODY_BYTES} bytes",
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
         503: {
-            "description": "Brokers unavailable",
+            "description": "The brokers took no record and every error is retriable: "
+            "retry after `Retry-After`",
             "content": {"application/json": {"model": ErrorResponse}},
         },
     },

@@ -142,3 +142,22 @@ def test_a_body_is_refused_naming_a_bad_field_or_produced_exactly(
     assert len(fake.produced) == len(records)
     for record, produced in zip(records, fake.produced, strict=True):
         assert_stored_as_sent(record, produced["key"], produced["value"], produced["headers"])
+
+
+def test_the_gateway_model_refuses_a_nul_in_a_header_name_as_the_function_does(
+    handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Other bad input (lone surrogates, NaN, depth) is beyond a draft-4 schema: the function refuses it.
+    from jsonschema import Draft4Validator
+
+    from tests.templates.sam_offline import REPO, load_template
+
+    model = load_template(REPO / "nested" / "ingest-api.yaml")["Resources"]["Api"]["Properties"]["Models"]
+    gateway = Draft4Validator(model["ProduceRequest"])
+    use_producer(monkeypatch, ScriptedProducer(lambda index: None))
+    for body, accepted in [
+        (REPRODUCTIONS["D5 NUL"][0], False),
+        ('{"records":[{"value":1,"headers":{"a":"\\u0000"}}]}', True),
+    ]:
+        assert gateway.is_valid(json.loads(body)) == accepted
+        assert (_post(handler, body)[0] == 200) == accepted
