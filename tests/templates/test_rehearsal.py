@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.templates.rehearsal import ARTIFACTS_BUCKET, Rehearsal, rehearsal, rows
-from tests.templates.rehearsal.stacks import RehearsalError, s3_location
+from tests.templates.rehearsal.stacks import RehearsalError, mappings_in, s3_location
 from tests.templates.rehearsal.stand_ins import PLACEHOLDERS
 from tests.templates.scenarios import EXISTING_CLUSTER
 
@@ -52,16 +52,6 @@ def _plant(session: Rehearsal, application: str, mutate: Callable[[dict[str, Any
     return root
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk(item)
-
-
 @pytest.mark.parametrize("kind", ["AWS::Made::Up", "AWS::CloudFormation::WaitConditionHandle"])
 def test_a_type_neither_moto_nor_the_placeholders_know_fails_the_row(session: Rehearsal, kind: str) -> None:
     # Given a resource moto does not create (the second one moto skips without a word)
@@ -79,11 +69,11 @@ def test_a_cidr_that_cannot_hold_its_count_fails_the_row_like_cloudformation(ses
     application = next(
         logical_id
         for logical_id, nested in _nested_templates(session, session.packaged)
-        if any("Fn::Cidr" in node for node in _walk(nested))
+        if any("Fn::Cidr" in node for node in mappings_in(nested))
     )
 
     def ask_for_halves(template: dict[str, Any]) -> None:
-        for node in _walk(template):
+        for node in mappings_in(template):
             if "Fn::Cidr" in node:
                 node["Fn::Cidr"][2] = 15
 

@@ -42,7 +42,7 @@ MOTO_FUNCTIONS = frozenset(
         "Fn::Or",
     }
 )
-# Resource keys moto reads besides Type and Properties.
+# Resource keys moto reads besides Type and Properties (Metadata it does not read).
 KEPT_KEYS = ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy")
 
 
@@ -86,11 +86,10 @@ class MotoTemplate:
                 "Value": f"stand-in for {self.stand_ins[logical_id]}",
             }
             return {"Type": PLACEHOLDER_TYPE, "Properties": properties} | kept
-        return {
-            key: self.rewrite(value, f"{logical_id}.{key}")
-            for key, value in resource.items()
-            if key not in KEPT_KEYS
-        } | kept
+        return kept | {
+            "Type": resource["Type"],
+            "Properties": self.rewrite(resource.get("Properties", {}), f"{logical_id}.Properties"),
+        }
 
     def outputs(self) -> dict[str, Any]:
         """The Outputs whose condition holds, rewritten (moto hides the others anyway)."""

@@ -106,14 +106,15 @@ def s3_location(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _dicts(node: Any) -> Iterator[dict[str, Any]]:
+def mappings_in(node: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in a template tree, `node` first."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _dicts(value)
+            yield from mappings_in(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _dicts(item)
+            yield from mappings_in(item)
 
 
 class MotoErrors(logging.Handler):
@@ -291,7 +292,7 @@ class _StackBuild:
         """Every S3Bucket/S3Key a resource names (Lambda code, layer content) is in S3: CloudFormation fails
         on NoSuchKey, moto's Lambda quietly takes empty code."""
         for logical_id, resource in self.enabled.items():
-            for node in _dicts(resource.get("Properties", {})):
+            for node in mappings_in(resource.get("Properties", {})):
                 bucket, key = node.get("S3Bucket"), node.get("S3Key")
                 if not (isinstance(bucket, str) and isinstance(key, str)):
                     continue
