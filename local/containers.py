@@ -118,8 +118,14 @@ class FunctionContainer:
                 raise FunctionError(f"{self.spec.function_name}: Task timed out after {remaining_ms} ms")
             if result[0] == "crash":
                 code = self._end()
-                reason = f"signal: {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-                self._note(f"RequestId: {context.aws_request_id} Error: Runtime exited with error: {reason}")
+                # Lambda's words: "signal: segmentation fault", "signal: killed", "exit status 1"
+                reason = (
+                    f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+                    if code < 0
+                    else f"exit status {code}"
+                )
+                error = f"Runtime exited with error: {reason} Runtime.ExitError"
+                self._note(f"RequestId: {context.aws_request_id} Error: {error}")
                 raise FunctionError(f"{self.spec.function_name}: Runtime.ExitError ({reason})")
             if result[0] == "error":
                 raise FunctionError(

@@ -216,13 +216,13 @@ def test_a_crash_ends_only_that_environment_and_the_next_invocation_starts_a_new
         function({"do": "answer"}, LocalLambdaContext("consumer", 10_000))["pid"],
         function.log_stream,
     )
-    with pytest.raises(FunctionError, match=r"Runtime.ExitError \(signal: SIGSEGV\)"):
+    with pytest.raises(FunctionError, match=r"Runtime.ExitError \(signal: segmentation fault\)"):
         function({"do": "crash"}, LocalLambdaContext("consumer", 10_000))
     after = function({"do": "answer"}, LocalLambdaContext("consumer", 10_000))["pid"]
     assert after != before
     assert function.log_stream != crashed_stream  # a new environment writes a new log stream
     assert _log_lines(logs, "local-consumerloggroup", crashed_stream)[-1].endswith(
-        "Error: Runtime exited with error: signal: SIGSEGV"
+        "Error: Runtime exited with error: signal: segmentation fault Runtime.ExitError"
     )
 
 
