@@ -120,6 +120,24 @@ def test_an_attribute_a_placeholder_does_not_give_fails_the_row(session: Rehears
     assert f"reads the attribute Unknown of {logical_id}" in row.error
 
 
+def test_an_attribute_moto_does_not_give_fails_the_row(session: Rehearsal) -> None:
+    # Given a nested template that reads an attribute AWS::Lambda::Function does not have
+    application, function = next(
+        (application, logical_id)
+        for application, nested in _nested_templates(session, session.packaged)
+        for logical_id, resource in nested["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and "Condition" not in resource
+    )
+
+    def read_unknown_attribute(template: dict[str, Any]) -> None:
+        template.setdefault("Outputs", {})["Planted"] = {"Value": {"Fn::GetAtt": [function, "Unknown"]}}
+
+    # Then the row fails instead of moto passing the Fn::GetAtt on as it is
+    row = session.row("All", "new cluster", _plant(session, application, read_unknown_attribute))
+    assert not row.ok
+    assert f"{function}.Unknown: moto's LambdaFunction does not give it" in row.error
+
+
 def test_a_missing_code_artefact_fails_the_row(session: Rehearsal) -> None:
     # Given the code of a function that sam package uploaded, gone from the bucket
     code = next(

@@ -45,6 +45,7 @@ from tests.templates.rehearsal.stand_ins import (
     Placeholder,
     PropertyExpression,
     deleted_by_moto,
+    moto_model,
     placeholder_for,
     placeholder_value,
 )
@@ -272,6 +273,7 @@ class _StackBuild:
         self.nested = [i for i, resource in self.enabled.items() if resource["Type"] == NESTED_STACK_TYPE]
         self.placeholders = self._placeholders()
         self._check_artefacts()
+        self._check_reads()
         self.outside = self._outside_steps()
         self.stack_id = ""
         self.steps: list[Stack | MotoStep] = []
@@ -287,6 +289,29 @@ class _StackBuild:
         if missing:
             raise RehearsalError(f"{self.name}: unresolved resource dependencies {sorted(missing)}")
         return resources
+
+    def _check_reads(self) -> None:
+        """What the Outputs read exists ("Unresolved resource dependencies" otherwise), and every attribute
+        read from a resource moto creates is one its model gives (moto would pass the `Fn::GetAtt` on)."""
+        outputs = [
+            output
+            for output in self.template.get("Outputs", {}).values()
+            if self.conditions.get(output.get("Condition", ""), True)
+        ]
+        read = references(outputs, self.conditions)
+        missing = {name for name, _ in read} - set(self.params) - set(self.enabled)
+        if missing:
+            raise RehearsalError(f"{self.name}: Outputs: unresolved resource dependencies {sorted(missing)}")
+        for resource in self.enabled.values():
+            read |= references(resource.get("Properties", {}), self.conditions)
+        for name, attribute in sorted(read, key=str):
+            if attribute is None or name not in self.enabled or name in self.placeholders:
+                continue
+            model = moto_model(self.enabled[name]["Type"])
+            if model is not None and not model.has_cfn_attr(attribute):
+                raise RehearsalError(
+                    f"{self.name}: {name}.{attribute}: moto's {model.__name__} does not give it"
+                )
 
     def _check_artefacts(self) -> None:
         """Every S3Bucket/S3Key a resource names (Lambda code, layer content) is in S3: CloudFormation fails

@@ -288,9 +288,14 @@ DELETERS: dict[str, Deleter] = {
 }
 
 
+def moto_model(kind: str) -> Any:
+    """moto's model of a resource type it creates, else None."""
+    return parsing.get_model_map().get(kind) if kind in moto_resource_types() else None
+
+
 def deleted_by_moto(kind: str) -> bool:
     """Whether moto's stack deletion deletes a resource of this type (its model says how)."""
-    model = parsing.get_model_map().get(kind)
+    model = moto_model(kind)
     if model is None:
         return True  # not a moto type: nothing of it exists in moto
     abstract = hasattr(model.delete_from_cloudformation_json, "__isabstractmethod__")
