@@ -182,12 +182,19 @@ def report(running: Running, outputs_path: Path) -> str:
     lines += [
         "",
         f"outputs as JSON   {outputs_path}",
-        "resources         in moto, as declared by "
-        + ", ".join(str(t.relative_to(REPO)) for t in running.templates),
+        "resources         "
+        + (
+            "in moto, as declared by " + ", ".join(str(t.relative_to(REPO)) for t in running.templates)
+            if running.templates
+            else "none: the option deploys no nested template yet"
+        ),
         f"topic             {running.topic}",
         "functions         "
-        + (", ".join(f"{s.name} (log group {s.log_group})" for s in running.mapped) or "none on a mapping")
-        + " polling continuously",
+        + (
+            ", ".join(f"{s.name} (log group {s.log_group})" for s in running.mapped) + " polling continuously"
+            if running.mapped
+            else "none on an event source mapping"
+        ),
         f"function logs     moto's CloudWatch Logs, and {running.folder / 'functions.log'}",
     ]
     if running.option in ("FlinkS3", "All"):
