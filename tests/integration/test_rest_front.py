@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -48,12 +49,19 @@ def _front(kafka_bootstrap: str, pool_id: str, **environment: str) -> Iterator[t
         RestFront(handler, verifier) as server,
     ):
         yield server, topic
+        sys.modules["record_producer"].producer.cache_clear()  # the container's producer goes with it
 
 
 @pytest.fixture
 def front(kafka_bootstrap: str, user_pool: tuple[Any, str]) -> Iterator[tuple[RestFront, str]]:
     with _front(kafka_bootstrap, user_pool[1]) as running:
         yield running
+
+
+@pytest.fixture
+def token(user_pool: tuple[Any, str]) -> str:
+    """A client credentials access token with the records/write scope."""
+    return mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
 
 
 def _auth(token: str | None) -> dict[str, str]:
@@ -76,9 +84,8 @@ def _post_text(url: str, body: str, token: str | None) -> tuple[int, dict[str, A
 BODY = {"records": [{"key": "k1", "value": {"n": 1}}, {"key": "k2", "value": {"n": 2}}]}
 
 
-def test_a_token_with_the_scope_produces(front: tuple[RestFront, str], user_pool: tuple[Any, str]) -> None:
+def test_a_token_with_the_scope_produces(front: tuple[RestFront, str], token: str) -> None:
     server, topic = front
-    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
     status, body = _post(f"{server.url}/topics/{topic}/records", BODY, token)
     assert status == 200
     assert body["failedRecordCount"] == 0
@@ -143,10 +150,9 @@ def test_an_unknown_route_is_refused_like_api_gateway(front: tuple[RestFront, st
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "QUERY", "HEAD"])
 def test_a_method_the_api_does_not_declare_gets_403_like_api_gateway(
-    front: tuple[RestFront, str], user_pool: tuple[Any, str], method: str
+    front: tuple[RestFront, str], token: str, method: str
 ) -> None:
     server, topic = front
-    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     connection.request(method, f"/v1/topics/{topic}/records", body=json.dumps(BODY), headers=_auth(token))
     response = connection.getresponse()
@@ -167,42 +173,36 @@ def test_a_path_the_api_does_not_declare_gets_403_like_api_gateway(
     assert (status, body) == (403, {"message": "Missing Authentication Token"})
 
 
-def test_a_query_string_does_not_change_the_route(
-    front: tuple[RestFront, str], user_pool: tuple[Any, str]
-) -> None:
+def test_a_query_string_does_not_change_the_route(front: tuple[RestFront, str], token: str) -> None:
     server, topic = front
-    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
     status, body = _post(f"{server.url}/topics/{topic}/records?trace=1", BODY, token)
     assert status == 200, body
 
 
 def test_a_topic_the_function_refuses_is_answered_by_the_function(
-    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+    front: tuple[RestFront, str], token: str
 ) -> None:
     server, _ = front
-    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
     status, body = _post(f"{server.url}/topics/not%20a%20topic/records", BODY, token)
     assert status == 400
     assert body["errors"][0]["field"] == "path.topic"
 
 
 def test_a_function_that_raises_gets_502_like_api_gateway_and_the_front_keeps_serving(
-    kafka_bootstrap: str, user_pool: tuple[Any, str]
+    kafka_bootstrap: str, user_pool: tuple[Any, str], token: str
 ) -> None:
     # Given a producer whose settings cannot be read (a deployment mistake): it raises on every request
     with _front(kafka_bootstrap, user_pool[1], PRODUCE_TIMEOUT_MS="ten seconds") as (server, topic):
-        token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
         answers = [_post(f"{server.url}/topics/{topic}/records", BODY, token) for _ in range(2)]
     # Then each request gets API Gateway's answer to a function error, not a dropped connection
     assert answers == [(502, {"message": "Internal server error"})] * 2
 
 
 def test_bad_input_is_answered_400_and_the_front_keeps_serving(
-    front: tuple[RestFront, str], user_pool: tuple[Any, str]
+    front: tuple[RestFront, str], token: str
 ) -> None:
     # The fuzzing report's D1 (a lone surrogate in a header name killed the process) and D3 (10,000 levels)
     server, topic = front
-    token = mint_client_credentials_token(user_pool[1], "machine-client", ["records/write"])
     url = f"{server.url}/topics/{topic}/records"
     for body, field in [
         ('{"records":[{"value":1,"headers":{"\\ud800":"x"}}]}', "records[0].headers"),

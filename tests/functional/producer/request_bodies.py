@@ -74,11 +74,8 @@ def json_string(text: str, ascii_only: bool) -> str:
 
 
 def is_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """No surrogate code point: every character is a Unicode scalar value, so the text is valid UTF-8."""
+    return not any(0xD800 <= ord(character) <= 0xDFFF for character in text)
 
 
 @st.composite
