@@ -30,16 +30,15 @@ class AccountRoleError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class RoleRequest:
-    """The role to create if the account has none: its name, the managed policy, the account it serves."""
+    """The role to create if the account has none: its name and the managed policy it gets."""
 
     role_name: str
     managed_policy_arn: str
-    account_id: str
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> RoleRequest:
-        """Read and check RoleName, ManagedPolicyArn and AccountId."""
-        values = {key: properties.get(key) for key in ("RoleName", "ManagedPolicyArn", "AccountId")}
+        """Read and check RoleName and ManagedPolicyArn."""
+        values = {key: properties.get(key) for key in ("RoleName", "ManagedPolicyArn")}
         missing = [key for key, value in values.items() if not isinstance(value, str) or not value]
         if missing:
             raise AccountRoleError(f"missing properties: {', '.join(missing)}")
@@ -47,10 +46,11 @@ class RoleRequest:
             raise AccountRoleError(
                 f"ManagedPolicyArn must be an AWS managed policy, got {values['ManagedPolicyArn']}"
             )
-        return cls(str(values["RoleName"]), str(values["ManagedPolicyArn"]), str(values["AccountId"]))
+        return cls(str(values["RoleName"]), str(values["ManagedPolicyArn"]))
 
     def trust_policy(self) -> str:
-        """Only API Gateway, acting for this account, may assume the role."""
+        """Only API Gateway may assume the role: AWS's documented trust policy for it, with no condition
+        (API Gateway is not documented to send aws:SourceAccount when it checks the role)."""
         return json.dumps(
             {
                 "Version": "2012-10-17",
@@ -59,7 +59,6 @@ class RoleRequest:
                         "Effect": "Allow",
                         "Principal": {"Service": "apigateway.amazonaws.com"},
                         "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": self.account_id}},
                     }
                 ],
             }
@@ -91,12 +90,29 @@ def _role_arn(request: RoleRequest) -> str:
     return str(role["Arn"])
 
 
+def _existing_role(role_arn: str | None) -> str | None:
+    """The account's role if it is set and still exists: a setting can outlive its role, and API Gateway
+    then drops every log silently."""
+    if not role_arn:
+        return None
+    try:
+        client("iam").get_role(RoleName=role_arn.rpartition("/")[2])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        logger.warning(
+            "the account's API Gateway CloudWatch role no longer exists: replaced", extra={"role": role_arn}
+        )
+        return None
+    return role_arn
+
+
 def ensure_cloudwatch_role(
     request: RoleRequest, *, seconds_left: Callable[[], float], sleep: Callable[[float], None] = time.sleep
 ) -> AccountRole:
     """Keep the account's role if it has one; else create ours and set it, retrying while IAM propagates."""
     apigateway = client("apigateway")
-    current = apigateway.get_account().get("cloudwatchRoleArn")
+    current = _existing_role(apigateway.get_account().get("cloudwatchRoleArn"))
     if current:
         logger.info("the account already has an API Gateway CloudWatch role: kept", extra={"role": current})
         return AccountRole(current, set_now=False)

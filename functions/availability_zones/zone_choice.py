@@ -1,8 +1,10 @@
 """Choose or check the Availability Zones of the cluster's subnets.
 
 MSK places brokers in the client subnets' zones, and some zones cannot take them: "Client subnets can't
-occupy the Availability Zone with ID use1-az3" (MSK API, BrokerNodeGroupInfo.ClientSubnets). Zone names map
-to zone IDs differently in every account, so the choice is made on IDs, in the deploying account.
+occupy the Availability Zone with ID use1-az3" (MSK API, BrokerNodeGroupInfo.ClientSubnets). Interface VPC
+endpoint services are not offered in every zone either ("The VPC endpoint service ... does not support the
+availability zone of the subnet"). Zone names map to zone IDs differently in every account, so the choice is
+made on IDs, in the deploying account.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ class ZoneChoiceError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ZoneRequest:
-    """How many zones, and either the zones asked for, or the subnets of an existing VPC to check."""
+    """How many zones; the zones asked for, or the subnets of an existing VPC to check; and the interface
+    endpoint services (short names such as "sts") the subnets will get."""
 
     count: int
     requested: tuple[str, ...] = ()
     existing_subnet_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    endpoint_services: tuple[str, ...] = ()
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> ZoneRequest:
-        """Read the custom resource's Count, Zones, ExistingSubnetIds and VpcId."""
+        """Read the custom resource's Count, Zones, ExistingSubnetIds, VpcId and EndpointServices."""
         try:
             count = int(properties.get("Count", ""))
         except ValueError:
@@ -45,6 +49,7 @@ class ZoneRequest:
             _items(properties.get("Zones")),
             _items(properties.get("ExistingSubnetIds")),
             str(properties.get("VpcId") or ""),
+            _items(properties.get("EndpointServices")),
         )
 
 
@@ -81,6 +86,62 @@ def _region_zones() -> dict[str, str]:
     return {zone["ZoneName"]: zone["ZoneId"] for zone in answer["AvailabilityZones"]}
 
 
+def _endpoint_service_zones(services: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Short service name -> the zone names its interface endpoint service is offered in."""
+    if not services:
+        return {}
+    ec2 = client("ec2")
+    prefix = f"com.amazonaws.{ec2.meta.region_name}."
+    answer = ec2.describe_vpc_endpoint_services(ServiceNames=[prefix + service for service in services])
+    offered = {
+        detail["ServiceName"].removeprefix(prefix): frozenset(detail.get("AvailabilityZones", []))
+        for detail in answer["ServiceDetails"]
+    }
+    missing = [service for service in services if service not in offered]
+    if missing:
+        raise ZoneChoiceError(f"this region offers no VPC endpoint service for {', '.join(missing)}")
+    return offered
+
+
+def _services_missing_in(zone: str, offered: Mapping[str, frozenset[str]]) -> list[str]:
+    return [service for service, zones in offered.items() if zone not in zones]
+
+
+def _refuse_unsupported(zones: Mapping[str, str], offered: Mapping[str, frozenset[str]], what: str) -> None:
+    problems = [
+        f"{name} ({zone_id}): MSK cannot place brokers there"
+        for name, zone_id in zones.items()
+        if zone_id in UNSUPPORTED_ZONE_IDS
+    ] + [
+        f"{name}: no VPC endpoint for {', '.join(missing)} there"
+        for name in zones
+        if (missing := _services_missing_in(name, offered))
+    ]
+    if problems:
+        raise ZoneChoiceError(
+            f"{what} cannot be used - {'; '.join(problems)}: choose other Availability Zones"
+        )
+
+
+def _check_private_dns(vpc_id: str) -> None:
+    """Interface endpoints with private DNS need the VPC's DNS support and DNS hostnames (EC2 API,
+    CreateVpcEndpoint, PrivateDnsEnabled)."""
+    ec2 = client("ec2")
+    off = [
+        attribute
+        for attribute, key in (
+            ("enableDnsSupport", "EnableDnsSupport"),
+            ("enableDnsHostnames", "EnableDnsHostnames"),
+        )
+        if not ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)[key]["Value"]
+    ]
+    if off:
+        raise ZoneChoiceError(
+            f"VPC {vpc_id} has {' and '.join(off)} off: interface endpoints with private DNS need both on"
+            " (aws ec2 modify-vpc-attribute), or set CreateEndpointsInExistingVpc=false"
+        )
+
+
 def _check_subnets(request: ZoneRequest) -> ZoneChoice:
     if len(request.existing_subnet_ids) != request.count:
         raise ZoneChoiceError(
@@ -99,22 +160,18 @@ def _check_subnets(request: ZoneRequest) -> ZoneChoice:
             f"subnets {', '.join(request.existing_subnet_ids)} share Availability Zones"
             f" ({', '.join(zone_ids)}): give one subnet per zone"
         )
-    _refuse_unsupported({s["AvailabilityZone"]: s["AvailabilityZoneId"] for s in ordered}, "subnets in")
+    offered = _endpoint_service_zones(request.endpoint_services)
+    _refuse_unsupported(
+        {s["AvailabilityZone"]: s["AvailabilityZoneId"] for s in ordered}, offered, "subnets in"
+    )
+    if request.endpoint_services:
+        _check_private_dns(ordered[0]["VpcId"])
     return ZoneChoice(tuple(s["AvailabilityZone"] for s in ordered), tuple(zone_ids))
-
-
-def _refuse_unsupported(zones: Mapping[str, str], what: str) -> None:
-    unsupported = [
-        f"{name} ({zone_id})" for name, zone_id in zones.items() if zone_id in UNSUPPORTED_ZONE_IDS
-    ]
-    if unsupported:
-        raise ZoneChoiceError(
-            f"MSK cannot place brokers in {what} {', '.join(unsupported)}: choose other Availability Zones"
-        )
 
 
 def _pick(request: ZoneRequest) -> ZoneChoice:
     available = _region_zones()
+    offered = _endpoint_service_zones(request.endpoint_services)
     if request.requested:
         unknown = [name for name in request.requested if name not in available]
         if unknown:
@@ -127,17 +184,21 @@ def _pick(request: ZoneRequest) -> ZoneChoice:
                 f"AvailabilityZones lists {len(set(request.requested))} distinct zones; "
                 f"AvailabilityZoneCount is {request.count}"
             )
-        _refuse_unsupported({name: available[name] for name in request.requested}, "zones")
+        _refuse_unsupported({name: available[name] for name in request.requested}, offered, "zones")
         names = request.requested
     else:
-        supported = sorted(name for name, zone_id in available.items() if zone_id not in UNSUPPORTED_ZONE_IDS)
-        if len(supported) < request.count:
+        usable = sorted(
+            name
+            for name, zone_id in available.items()
+            if zone_id not in UNSUPPORTED_ZONE_IDS and not _services_missing_in(name, offered)
+        )
+        if len(usable) < request.count:
             raise ZoneChoiceError(
-                f"this region has {len(supported)} Availability Zones where MSK can place brokers "
-                f"({', '.join(supported) or 'none'}); set AvailabilityZoneCount to {len(supported)} "
-                "(Express brokers need 3) or deploy in another region"
+                f"this region has {len(usable)} Availability Zones where MSK can place brokers and every VPC"
+                f" endpoint the stack creates is offered ({', '.join(usable) or 'none'}); set"
+                f" AvailabilityZoneCount to {len(usable)} (Express brokers need 3), or use another region"
             )
-        names = tuple(supported[: request.count])
+        names = tuple(usable[: request.count])
     return ZoneChoice(tuple(names), tuple(available[name] for name in names))
 
 

@@ -239,3 +239,17 @@ def test_vpc_endpoints_cover_what_the_solution_calls(route_tables: str, s3_gatew
     )
     assert services == expected
     assert set(output_value(endpoints, params, "Services").split(",")) == expected
+
+
+def test_the_zone_check_knows_every_interface_endpoint_the_stack_creates() -> None:
+    # The zones are chosen before the endpoints exist, so the network stack names their services itself.
+    network = load_template(REPO / "nested/network.yaml")
+    checked = network["Resources"]["Zones"]["Properties"]["EndpointServices"]["Fn::If"][1].split(",")
+    endpoints = load_template(REPO / "nested/vpc-endpoints.yaml")["Resources"].values()
+    created = [
+        endpoint["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
+        for endpoint in endpoints
+        if endpoint["Type"] == "AWS::EC2::VPCEndpoint"
+        and endpoint["Properties"]["VpcEndpointType"] == "Interface"
+    ]
+    assert sorted(checked) == sorted(created)

@@ -15,12 +15,17 @@ from tests.integration.conftest import CloudFormationEndpoint
 ROLE = "Custom::ApiGatewayCloudWatchRole"
 PHYSICAL_ID = "api-gateway-account-cloudwatch-role"
 POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-PROPERTIES = {
-    "RoleName": "apigateway-cloudwatch-logs-us-east-1",
-    "ManagedPolicyArn": POLICY,
-    "AccountId": "123456789012",
-}
-OTHER_ROLE = "arn:aws:iam::123456789012:role/platform-team-apigateway-logs"
+PROPERTIES = {"RoleName": "apigateway-cloudwatch-logs-us-east-1", "ManagedPolicyArn": POLICY}
+TRUST_API_GATEWAY = (
+    '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},'
+    ' "Action": "sts:AssumeRole"}]}'
+)
+
+
+def _set_account_role(apigateway: Any, role_arn: str) -> None:
+    apigateway.update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}]
+    )
 
 
 @pytest.fixture
@@ -55,9 +60,10 @@ def test_an_account_without_a_role_gets_one_for_api_gateway_only(
     role = iam.get_role(RoleName=PROPERTIES["RoleName"])["Role"]
     assert answer["Data"] == {"RoleArn": role["Arn"], "SetByThisStack": "true"}
     assert apigateway.get_account()["cloudwatchRoleArn"] == role["Arn"]
-    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
-    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    # AWS's documented trust policy for this role: API Gateway, with no condition
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
     attached = iam.list_attached_role_policies(RoleName=PROPERTIES["RoleName"])["AttachedPolicies"]
     assert [policy["PolicyArn"] for policy in attached] == [POLICY]
 
@@ -69,9 +75,10 @@ def test_a_role_the_account_already_has_is_never_overwritten(
     cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
-    apigateway.update_account(
-        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": OTHER_ROLE}]
+    other = iam.create_role(
+        RoleName="platform-team-apigateway-logs", AssumeRolePolicyDocument=TRUST_API_GATEWAY
     )
+    _set_account_role(apigateway, other["Role"]["Arn"])
     for request in ("Create", "Update"):
         event = cloudformation_endpoint.event(request, ROLE, PROPERTIES, PHYSICAL_ID)
         role_handler.lambda_handler(event, lambda_context)
@@ -79,8 +86,24 @@ def test_a_role_the_account_already_has_is_never_overwritten(
         "false",
         "false",
     ]
-    assert apigateway.get_account()["cloudwatchRoleArn"] == OTHER_ROLE
-    assert iam.list_roles()["Roles"] == [], "no role is created when the account has one"
+    assert apigateway.get_account()["cloudwatchRoleArn"] == other["Role"]["Arn"]
+    assert [role["RoleName"] for role in iam.list_roles()["Roles"]] == ["platform-team-apigateway-logs"]
+
+
+def test_a_setting_whose_role_was_deleted_is_replaced(
+    role_handler: Any,
+    apigateway: Any,
+    iam: Any,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    # API Gateway would drop every log silently through a role that no longer exists
+    _set_account_role(apigateway, "arn:aws:iam::123456789012:role/deleted-long-ago")
+    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    answer = cloudformation_endpoint.responses[-1]
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    assert answer["Data"]["SetByThisStack"] == "true"
+    assert apigateway.get_account()["cloudwatchRoleArn"].endswith(f"role/{PROPERTIES['RoleName']}")
 
 
 def test_a_second_stack_of_the_region_reuses_the_role(
@@ -92,7 +115,7 @@ def test_a_second_stack_of_the_region_reuses_the_role(
 ) -> None:
     # The account setting was cleared after an earlier stack created the role
     role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
-    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+    _set_account_role(apigateway, "")
     role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
     assert [answer["Status"] for answer in cloudformation_endpoint.responses] == ["SUCCESS", "SUCCESS"]
     assert len(iam.list_roles()["Roles"]) == 1

@@ -144,3 +144,28 @@ def test_subnets_of_another_vpc_are_refused(
     )
     assert answer["Status"] == "FAILED"
     assert "are not in ExistingVpcId vpc-0aaaaaaaaaaaaaaaa" in answer["Reason"]
+
+
+def test_endpoints_in_an_existing_vpc_need_its_dns_hostnames(
+    zones_handler: Any,
+    moto_endpoint: str,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    vpc, subnet_ids = _subnets(moto_endpoint, ["us-east-1a", "us-east-1b"])
+    properties = {
+        "Count": "2",
+        "ExistingSubnetIds": ",".join(subnet_ids),
+        "VpcId": vpc,
+        "EndpointServices": "sts,lambda,secretsmanager,sqs,logs,monitoring",
+    }
+    ec2 = aws.client("ec2", moto_endpoint)
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": False})
+    zones_handler.lambda_handler(cloudformation_endpoint.event("Create", ZONES, properties), lambda_context)
+    refused = cloudformation_endpoint.responses[-1]
+    assert refused["Status"] == "FAILED"
+    assert f"VPC {vpc} has enableDnsHostnames off" in refused["Reason"]
+    # Once the VPC resolves private DNS names, the same request succeeds
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    zones_handler.lambda_handler(cloudformation_endpoint.event("Create", ZONES, properties), lambda_context)
+    assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS", cloudformation_endpoint.responses[-1]

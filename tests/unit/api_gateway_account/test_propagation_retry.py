@@ -16,7 +16,6 @@ from streaming_common.aws_clients import client
 REQUEST = RoleRequest(
     "apigateway-cloudwatch-logs-us-east-1",
     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-    "123456789012",
 )
 ROLE = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-logs-us-east-1"
 NOT_YET = "The role ARN does not have required permissions set to API Gateway"
