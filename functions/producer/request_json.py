@@ -65,7 +65,7 @@ def parse_body(text: str) -> Any:
     """The parsed body, or InvalidBodyError naming every problem; never a RecursionError."""
     try:
         parsed = from_json(_OPEN + text + _CLOSE, allow_inf_nan=False)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: the text holds a surrogate itself, not as an escape
         raise InvalidBodyError(find_problems(text) or [_syntax_problem(text)]) from None
     for _ in range(_PADDING):
         if type(parsed) is not list or len(parsed) != 1:  # the text closed our arrays: not one JSON value
@@ -90,6 +90,8 @@ def has_non_finite_number(value: Any) -> bool:
 
 
 def _syntax_problem(text: str) -> BodyProblem:
+    if not _is_text(text):
+        return BodyProblem((), f"invalid JSON: {SURROGATE_MESSAGE}")
     try:
         from_json(text, allow_inf_nan=False)
     except ValueError as error:

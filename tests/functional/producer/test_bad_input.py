@@ -107,6 +107,22 @@ def test_text_that_is_not_one_json_value_is_refused_as_a_whole(
     assert fake.produced == []
 
 
+def test_a_surrogate_in_the_text_itself_is_refused_like_an_escaped_one(
+    handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An event's body is a JSON string, so it can hold a lone surrogate that is not an escape in the body.
+    fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
+    for body, field in [
+        ('{"records":[{"value":"\ud800"}]}', "records[0].value"),
+        ('{"records":[{"value":1,"headers":{"\udfff":"x"}}]}', "records[0].headers"),
+        ('{"records":[{"value":1}]}\ud800', "body"),
+    ]:
+        status, answer = _post(handler, body)
+        assert status == 400, answer
+        assert [error["field"] for error in answer["errors"]] == [field]
+    assert fake.produced == []
+
+
 def test_hard_but_valid_input_is_produced_as_sent(handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
     body = (
