@@ -179,8 +179,10 @@ def _unstorable(records: list[RecordIn], outgoing: list[OutgoingRecord]) -> list
         for position, name in enumerate(record.headers)
         if "\x00" in name
     ]
-    # One search over every value (an infinity is written `Infinity`), then a walk of those that match.
-    if b"Infinity" in b"".join([record.value for record in outgoing if record.value is not None]):
+    # One search over every value (an infinity is written `Infinity`; a capital I is looked for first, as
+    # memchr finds a byte many times faster than a word), then a walk of the values that match.
+    values = b"".join([record.value for record in outgoing if record.value is not None])
+    if b"I" in values and b"Infinity" in values:
         errors += [
             FieldError(field=f"records[{index}].value", message=NON_FINITE_MESSAGE)
             for index, (record, sent) in enumerate(zip(records, outgoing, strict=True))

@@ -64,7 +64,7 @@ class InvalidBodyError(ValueError):
 def parse_body(text: str) -> Any:
     """The parsed body, or InvalidBodyError naming every problem; never a RecursionError."""
     try:
-        parsed = from_json(_OPEN + text + _CLOSE, allow_inf_nan=False)
+        parsed = from_json("".join((_OPEN, text, _CLOSE)), allow_inf_nan=False)  # one copy: `+` makes two
     except (ValueError, TypeError):  # TypeError: the text holds a surrogate itself, not as an escape
         raise InvalidBodyError(find_problems(text) or [_syntax_problem(text)]) from None
     for _ in range(_PADDING):
