@@ -5,9 +5,7 @@ Every record is checked before any is produced (all or nothing); then each gets 
 | --- | --- |
 | 200 | every record written |
 | 207 | some records failed: each failed entry says why and whether to retry it |
-| 400 | invalid body: nothing produced; the errors name the record index and field. Besides the model, the
-        body must be strict JSON whose strings are Unicode text and whose values nest at most 64 levels
-        (request_json), and header names must not contain NUL |
+| 400 | invalid body (request_json, then the model): nothing produced; the errors name the index and field |
 | 403 | topic not allowed |
 | 413 | a record over 1 MiB serialized, or a body over Lambda's 6 MB |
 | 503 | the brokers took no record and every error is retriable: retry after `Retry-After` seconds |
@@ -150,11 +148,14 @@ def unreadable_body(error: InvalidBodyError) -> Response[str]:
 
 
 def _problem_error(problem: BodyProblem) -> FieldError:
+    """The field is at most `records[i].value`; a place inside the value goes in the message, as the start
+    of a JSON Pointer (RFC 6901)."""
     path, message = problem
-    if len(path) > 3 and path[0] == "records" and path[2] == "value":  # somewhere inside a record's value
-        inside = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in path[3:13])
-        message += f" (at {inside}{'/...' if len(path) > 13 else ''})"
-        path = path[:3]
+    value_path, inside = path[:3], path[3:]
+    if inside and value_path[0] == "records" and value_path[2] == "value":
+        pointer = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in inside[:10])
+        message += f" (at {pointer}{'/...' if len(inside) > 10 else ''})"
+        path = value_path
     return FieldError(field=_field_name(path), message=message)
 
 
