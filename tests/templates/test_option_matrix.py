@@ -73,7 +73,6 @@ FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
 INGEST_API = {
     "IngestKey",
     "SharedLayer",
-    "ClusterBootstrap",
     "AccountRoleLogGroup",
     "AccountRoleFunction",
     "AccountCloudWatchRole",
@@ -92,6 +91,10 @@ INGEST_API = {
     "ProducerFunction",
 }
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
+# Every option looks the brokers up once (outside the VPC) and hands them to its components.
+BROKER_LOOKUP = {
+    "Brokers": {"LogsKey", "SharedLayer", "LookupLogGroup", "LookupFunction", "BootstrapBrokers"}
+}
 # Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
 # they are built.
 OPTION_STACKS: dict[str, dict[str, set[str]]] = {
@@ -104,7 +107,7 @@ OPTION_STACKS: dict[str, dict[str, set[str]]] = {
 
 
 def _expected(option: str, cluster_mode: str) -> dict[str, set[str]]:
-    return (CLUSTER_STACKS if cluster_mode == "new-cluster" else {}) | OPTION_STACKS[option]
+    return (CLUSTER_STACKS if cluster_mode == "new-cluster" else {}) | BROKER_LOOKUP | OPTION_STACKS[option]
 
 
 def _nested_resources(root: dict[str, Any], params: dict[str, str]) -> dict[str, set[str]]:
@@ -137,7 +140,11 @@ def test_option_deploys_exactly_what_it_needs(option: str, cluster_mode: str) ->
     # Then exactly the expected stacks and resources are created
     assert resources == _expected(option, cluster_mode)
     cluster_part = "network+cluster" if cluster_mode == "new-cluster" else "existing-cluster"
-    assert output_value(root, params, "Components").split(",") == [cluster_part, *OPTION_COMPONENTS[option]]
+    assert output_value(root, params, "Components").split(",") == [
+        cluster_part,
+        "cluster-bootstrap",
+        *OPTION_COMPONENTS[option],
+    ]
     assert output_value(root, params, "ClusterArn") == (
         "<Cluster.Outputs.ClusterArn>"
         if cluster_mode == "new-cluster"
@@ -150,6 +157,7 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
     params = parameter_values(root, EXISTING_CLUSTER)
     resources = _nested_resources(root, params)
     assert not {"Network", "Cluster"} & set(resources)
+    assert nested_parameters(root, "Brokers", params)["ClusterArn"] == EXISTING_CLUSTER["ExistingClusterArn"]
     assert output_value(root, params, "SubnetIds") == EXISTING_CLUSTER["ExistingClusterSubnetIds"]
     # The options consume the existing cluster, not a new one
     passed = nested_parameters(root, "LambdaConsumer", params)
