@@ -190,16 +190,22 @@ def _create_topics_and_alarms(sns: Any, cloudwatch: Any, template: dict[str, Any
     return created
 
 
+# Nested templates for the cluster itself, which the local broker stands in for even against an existing
+# cluster: the lookup of its bootstrap brokers (locally the broker's address is known).
+CLUSTER_TEMPLATES = frozenset({REPO / "nested" / "cluster-bootstrap.yaml"})
+
+
 def option_templates(option: str) -> list[Path]:
     """The nested templates the root template deploys for a DeploymentOption, against an existing cluster
-    (locally the broker stands in for the cluster and its network)."""
+    (locally the broker stands in for the cluster, its network and the lookup of its brokers)."""
     root = load_template(REPO / "template.yaml")
     params = parameter_values(root, {"DeploymentOption": option, "ExistingClusterArn": LOCAL_CLUSTER_ARN})
-    return [
+    deployed = [
         REPO / str(root["Resources"][logical_id]["Properties"]["Location"])
         for logical_id, kind in enabled_resources(root, params).items()
         if kind == "AWS::Serverless::Application"
     ]
+    return [template for template in deployed if template not in CLUSTER_TEMPLATES]
 
 
 def download_buckets(s3: Any, target: Path) -> dict[str, int]:
