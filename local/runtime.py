@@ -157,9 +157,6 @@ def start(stack: ExitStack, option: str, folder: Path) -> Running:
 
     stack.callback(stop_pollers)  # first to run: the pollers stop before the functions and backends do
     running.outputs, running.unavailable = stack_outputs(option, created, local_values)
-    consumer = next((spec for spec in running.mapped if spec.name == "consumer"), None)
-    if consumer is not None:  # nested/lambda-consumer.yaml's output, until template.yaml passes it on
-        running.outputs.setdefault("ConsumerLogGroupName", consumer.log_group)
     running.outputs |= {BOOTSTRAP_OUTPUT: bootstrap, ENDPOINT_OUTPUT: endpoint}
     return running
 
