@@ -495,6 +495,53 @@ def _dependencies(resources: dict[str, Any], start: str) -> set[str]:
     return reached
 
 
+def usage_plans_need_api_keys(template: TemplateUnderTest) -> list[str]:
+    """usage-plans-need-api-keys: an AWS::ApiGateway::UsagePlan throttles and meters callers by API key only
+    on methods that require one (API Gateway Developer Guide, "Usage plans and API keys"): every method of
+    a REST API a plan names must require a key, or the plan limits nothing (review item N4)."""
+    resources = template.translated["Resources"]
+    messages = []
+    for name, plan in _resources(template.translated, "AWS::ApiGateway::UsagePlan"):
+        for api in sorted(_refs(plan.get("Properties", {}).get("ApiStages", [])) & set(resources)):
+            open_methods = _methods_without_api_key(resources, api)
+            if open_methods:
+                messages.append(
+                    template.message(
+                        name,
+                        f"limits callers of {api} by API key, but {', '.join(open_methods)} require no key: "
+                        "the plan's throttle and quota apply to nothing (set ApiKeyRequired)",
+                    )
+                )
+    return messages
+
+
+def _methods_without_api_key(resources: dict[str, Any], api: str) -> list[str]:
+    """The methods of REST API `api` (in its OpenAPI body, or AWS::ApiGateway::Method resources) that do not
+    require an API key."""
+    found = []
+    body = resources[api].get("Properties", {}).get("Body", {})
+    schemes = body.get("components", {}).get("securitySchemes", {}) | body.get("securityDefinitions", {})
+    key_schemes = {
+        scheme
+        for scheme, spec in schemes.items()
+        if isinstance(spec, dict)
+        and spec.get("in") == "header"
+        and str(spec.get("name", "")).lower() == "x-api-key"
+    }
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in operations.items():
+            # API Gateway reads an API key scheme anywhere in `security` as "API key required" (the
+            # importer's x-api-key scheme; SAM lists it next to the authorizer).
+            requirements = [set(requirement) for requirement in operation.get("security", [])]
+            if not any(requirement & key_schemes for requirement in requirements):
+                found.append(f"{method.upper()} {path}")
+    for name, method in _resources({"Resources": resources}, "AWS::ApiGateway::Method"):
+        properties = method.get("Properties", {})
+        if api in _refs(properties.get("RestApiId")) and properties.get("ApiKeyRequired") is not True:
+            found.append(name)
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- 5
 def no_always_on_reserved_concurrency(template: TemplateUnderTest) -> list[str]:
     """no-always-on-reserved-concurrency: with the default parameters no AWS::Lambda::Function reserves

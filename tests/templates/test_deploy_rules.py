@@ -51,6 +51,13 @@ def test_stage_logging_needs_account_role(path: Path) -> None:
 
 
 @each_template
+def test_usage_plans_need_api_keys(path: Path) -> None:
+    """usage-plans-need-api-keys. Source: API Gateway Developer Guide, "Usage plans and API keys" (a plan
+    identifies callers by the API key of methods that require one), review item N4."""
+    assert rules.usage_plans_need_api_keys(template(path)) == []
+
+
+@each_template
 def test_no_always_on_reserved_concurrency(path: Path) -> None:
     """no-always-on-reserved-concurrency. Source: Lambda Developer Guide, "Configuring reserved concurrency"
     (100 always stay unreserved), review item D2."""

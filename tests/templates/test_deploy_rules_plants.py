@@ -173,6 +173,30 @@ def test_execution_logging_without_the_account_role_is_caught() -> None:
     assert rules.stage_logging_needs_account_role(template) == []
 
 
+# ---------------------------------------------------------------------------- usage-plans-need-api-keys
+def _with_usage_plan(template: TemplateUnderTest) -> TemplateUnderTest:
+    template.source["Resources"]["ApiUsagePlan"] = {
+        "Type": "AWS::ApiGateway::UsagePlan",
+        "DependsOn": "ApiStage",
+        "Properties": {
+            "ApiStages": [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "StageName"}}],
+            "Throttle": {"RateLimit": 10, "BurstLimit": 20},
+        },
+    }
+    return template
+
+
+def test_a_usage_plan_on_methods_without_api_keys_is_caught(tmp_path: Path) -> None:
+    planted = transformed(tmp_path, _with_usage_plan(real(INGEST)))
+    assert reported(rules.usage_plans_need_api_keys(planted), "ApiUsagePlan", "POST /topics/{topic}/records")
+
+
+def test_a_usage_plan_on_methods_requiring_api_keys_is_fine(tmp_path: Path) -> None:
+    template = _with_usage_plan(real(INGEST))
+    template.source["Resources"]["Api"]["Properties"]["Auth"]["ApiKeyRequired"] = True
+    assert rules.usage_plans_need_api_keys(transformed(tmp_path, template)) == []
+
+
 # ------------------------------------------------------------------------- no-always-on-reserved-concurrency
 @pytest.mark.parametrize(
     "reservation",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from local.cfn import evaluate_rules, parameter_values
 from tests.templates.sam_offline import ALL_TEMPLATES, REPO, load_template
 from tests.templates.scenarios import WIRED
 
@@ -50,3 +51,35 @@ def test_root_passes_each_nested_stack_only_parameters_it_declares() -> None:
         required = {p for p, spec in nested["Parameters"].items() if "Default" not in spec}
         assert passed <= declared, f"{name} passes unknown parameters {passed - declared}"
         assert required <= passed, f"{name} misses required parameters {required - passed}"
+
+
+def _root_accepts(overrides: dict[str, str]) -> list[str]:
+    root = load_template(REPO / "template.yaml")
+    return evaluate_rules(root, parameter_values(root, overrides))
+
+
+@pytest.mark.parametrize("replicas", ["2", "3"])
+@pytest.mark.parametrize("zones", ["2", "3"])
+def test_express_is_refused_at_change_set_creation_unless_it_can_run(zones: str, replicas: str) -> None:
+    # Review D5 and N3: Express brokers need three zones and keep three replicas; a bad combination used to
+    # fail only when the topic was created, after the cluster had been built.
+    failed = _root_accepts(
+        {"ClusterType": "Express", "AvailabilityZoneCount": zones, "TopicReplicationFactor": replicas}
+    )
+    assert bool(failed) == ((zones, replicas) != ("3", "3")), failed
+
+
+def test_pollers_are_refused_when_the_maximum_is_below_the_minimum() -> None:
+    # Review N2: the event source mapping refuses MinimumPollers > MaximumPollers; rules cannot compare
+    # numbers, so both take values on one scale and a rule lists, per minimum, the maxima below it.
+    parameters = load_template(REPO / "template.yaml")["Parameters"]
+    minima = [str(v) for v in parameters["MinimumPollers"]["AllowedValues"]]
+    maxima = [str(v) for v in parameters["MaximumPollers"]["AllowedValues"]]
+    verdicts = {
+        (low, high): not _root_accepts({"MinimumPollers": low, "MaximumPollers": high})
+        for low in minima
+        for high in maxima
+    }
+    assert verdicts == {(low, high): int(low) <= int(high) for low in minima for high in maxima}
+    # On-demand pollers take no poller counts: the rule does not apply
+    assert not _root_accepts({"PollerMode": "OnDemand", "MinimumPollers": "200", "MaximumPollers": "1"})
