@@ -13,16 +13,15 @@ import http.server
 import json
 import logging
 import re
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from local.broker import free_port
 from local.cognito import AccessTokenVerifier, TokenRejectedError
 from local.lambda_context import LocalLambdaContext
+from local.loopback_server import LoopbackServer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -73,7 +72,7 @@ def proxy_event(
     }
 
 
-class RestFront:
+class RestFront(LoopbackServer):
     """Serves POST /<stage>/topics/{topic}/records on 127.0.0.1 until stopped."""
 
     def __init__(
@@ -88,24 +87,14 @@ class RestFront:
         self.verifier = verifier
         self.stage = stage
         self.timeout_seconds = function_timeout_seconds
-        self.port = free_port()
         # The one resource, /topics/{topic}/records: any segment is a topic (the function checks it).
         self._route = re.compile(rf"^/{re.escape(stage)}(/topics/([^/]+)/records)$")
-        self._server = http.server.HTTPServer(("127.0.0.1", self.port), self._request_handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__("rest-front", threaded=False)
 
     @property
     def url(self) -> str:
         """The base URL, like the stack's ApiUrl output."""
         return f"http://127.0.0.1:{self.port}/{self.stage}"
-
-    def __enter__(self) -> RestFront:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def answer(self, method: str, path: str, authorization: str | None, body: str) -> Answer:
         """Status, headers and body for one request, as API Gateway and the function would give them."""

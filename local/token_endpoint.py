@@ -20,13 +20,12 @@ import binascii
 import hmac
 import http.server
 import json
-import threading
 import urllib.parse
 from typing import Any
 
 from local import aws
-from local.broker import free_port
 from local.cognito import mint_client_credentials_token
+from local.loopback_server import LoopbackServer
 
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a URL path, not a password
 FORM = "application/x-www-form-urlencoded"
@@ -70,29 +69,18 @@ def _lifetime_seconds(client: dict[str, Any]) -> int:
     return int(validity) * UNIT_SECONDS[unit]
 
 
-class TokenEndpoint:
+class TokenEndpoint(LoopbackServer):
     """Serves POST /oauth2/token for one user pool on 127.0.0.1 until stopped."""
 
     def __init__(self, moto_endpoint: str, user_pool_id: str) -> None:
         self.user_pool_id = user_pool_id
         self._cognito = aws.client("cognito-idp", moto_endpoint)
-        self.port = free_port()
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._request_handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="token-endpoint", daemon=True)
+        super().__init__("token-endpoint", threaded=True)
 
     @property
     def url(self) -> str:
         """The token endpoint's URL, like the stack's TokenUrl output."""
         return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
-
-    def __enter__(self) -> TokenEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
     def token(self, content_type: str | None, authorization: str | None, body: str) -> dict[str, Any]:
         """The token response for one request, or TokenError."""
