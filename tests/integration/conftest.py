@@ -120,6 +120,20 @@ class CloudFormationEndpoint:
             event["PhysicalResourceId"] = physical_id
         return event
 
+    def ask(
+        self,
+        handler: Any,
+        context: Any,
+        request: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        *,
+        physical_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one request to the custom resource's handler module; return the answer it PUT here."""
+        handler.lambda_handler(self.event(request, resource_type, properties, physical_id), context)
+        return self.responses[-1]
+
 
 @pytest.fixture
 def cloudformation_endpoint(

@@ -54,8 +54,7 @@ def test_an_account_without_a_role_gets_one_for_api_gateway_only(
     lambda_context: FakeLambdaContext,
 ) -> None:
     assert not apigateway.get_account().get("cloudwatchRoleArn")
-    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
+    answer = cloudformation_endpoint.ask(role_handler, lambda_context, "Create", ROLE, PROPERTIES)
     assert answer["Status"] == "SUCCESS", answer.get("Reason")
     role = iam.get_role(RoleName=PROPERTIES["RoleName"])["Role"]
     assert answer["Data"] == {"RoleArn": role["Arn"], "SetByThisStack": "true"}
@@ -99,8 +98,7 @@ def test_a_setting_whose_role_was_deleted_is_replaced(
 ) -> None:
     # API Gateway would drop every log silently through a role that no longer exists
     _set_account_role(apigateway, "arn:aws:iam::123456789012:role/deleted-long-ago")
-    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
+    answer = cloudformation_endpoint.ask(role_handler, lambda_context, "Create", ROLE, PROPERTIES)
     assert answer["Status"] == "SUCCESS", answer.get("Reason")
     assert answer["Data"]["SetByThisStack"] == "true"
     assert apigateway.get_account()["cloudwatchRoleArn"].endswith(f"role/{PROPERTIES['RoleName']}")
@@ -114,9 +112,9 @@ def test_a_second_stack_of_the_region_reuses_the_role(
     lambda_context: FakeLambdaContext,
 ) -> None:
     # The account setting was cleared after an earlier stack created the role
-    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    cloudformation_endpoint.ask(role_handler, lambda_context, "Create", ROLE, PROPERTIES)
     _set_account_role(apigateway, "")
-    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    cloudformation_endpoint.ask(role_handler, lambda_context, "Create", ROLE, PROPERTIES)
     assert [answer["Status"] for answer in cloudformation_endpoint.responses] == ["SUCCESS", "SUCCESS"]
     assert len(iam.list_roles()["Roles"]) == 1
     assert apigateway.get_account()["cloudwatchRoleArn"].endswith(f"role/{PROPERTIES['RoleName']}")
@@ -129,10 +127,10 @@ def test_deleting_the_stack_leaves_the_role_and_the_setting(
     cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
-    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, PROPERTIES), lambda_context)
+    cloudformation_endpoint.ask(role_handler, lambda_context, "Create", ROLE, PROPERTIES)
     set_role = apigateway.get_account()["cloudwatchRoleArn"]
-    role_handler.lambda_handler(
-        cloudformation_endpoint.event("Delete", ROLE, PROPERTIES, PHYSICAL_ID), lambda_context
+    cloudformation_endpoint.ask(
+        role_handler, lambda_context, "Delete", ROLE, PROPERTIES, physical_id=PHYSICAL_ID
     )
     assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS"
     # Other APIs of the account may log through it
@@ -154,7 +152,6 @@ def test_bad_properties_fail_clearly(
     properties: dict[str, str],
     reason: str,
 ) -> None:
-    role_handler.lambda_handler(cloudformation_endpoint.event("Create", ROLE, properties), lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
+    answer = cloudformation_endpoint.ask(role_handler, lambda_context, "Create", ROLE, properties)
     assert answer["Status"] == "FAILED"
     assert reason in answer["Reason"]

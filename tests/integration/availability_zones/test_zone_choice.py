@@ -24,8 +24,7 @@ def zones_handler(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 def _answer(
     handler: Any, endpoint: CloudFormationEndpoint, context: FakeLambdaContext, **properties: str
 ) -> dict[str, Any]:
-    handler.lambda_handler(endpoint.event("Create", ZONES, properties), context)
-    return endpoint.responses[-1]
+    return endpoint.ask(handler, context, "Create", ZONES, properties)
 
 
 def test_picks_zones_msk_supports(
@@ -161,11 +160,10 @@ def test_endpoints_in_an_existing_vpc_need_its_dns_hostnames(
     }
     ec2 = aws.client("ec2", moto_endpoint)
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": False})
-    zones_handler.lambda_handler(cloudformation_endpoint.event("Create", ZONES, properties), lambda_context)
-    refused = cloudformation_endpoint.responses[-1]
+    refused = cloudformation_endpoint.ask(zones_handler, lambda_context, "Create", ZONES, properties)
     assert refused["Status"] == "FAILED"
     assert f"VPC {vpc} has enableDnsHostnames off" in refused["Reason"]
     # Once the VPC resolves private DNS names, the same request succeeds
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    zones_handler.lambda_handler(cloudformation_endpoint.event("Create", ZONES, properties), lambda_context)
-    assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS", cloudformation_endpoint.responses[-1]
+    accepted = cloudformation_endpoint.ask(zones_handler, lambda_context, "Create", ZONES, properties)
+    assert accepted["Status"] == "SUCCESS", accepted

@@ -50,11 +50,13 @@ def test_returns_the_listener_of_the_authentication_mode(
     field: str,
 ) -> None:
     msk.add_response("get_bootstrap_brokers", MSK_ANSWER, {"ClusterArn": CLUSTER})
-    event = cloudformation_endpoint.event(
-        "Create", LOOKUP, {"ClusterArn": CLUSTER, "ClientAuthentication": auth}
+    answer = cloudformation_endpoint.ask(
+        lookup_handler,
+        lambda_context,
+        "Create",
+        LOOKUP,
+        {"ClusterArn": CLUSTER, "ClientAuthentication": auth},
     )
-    lookup_handler.lambda_handler(event, lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
     assert answer["Status"] == "SUCCESS", answer.get("Reason")
     assert answer["Data"] == {"BootstrapServers": MSK_ANSWER[field]}
     assert answer["PhysicalResourceId"] == f"{CLUSTER}#{auth}"
@@ -69,11 +71,13 @@ def test_a_cluster_without_the_listener_fails_with_the_reason(
     msk.add_response(
         "get_bootstrap_brokers", {"BootstrapBrokerStringSaslIam": "b-1:9098"}, {"ClusterArn": CLUSTER}
     )
-    event = cloudformation_endpoint.event(
-        "Create", LOOKUP, {"ClusterArn": CLUSTER, "ClientAuthentication": "SCRAM"}
+    answer = cloudformation_endpoint.ask(
+        lookup_handler,
+        lambda_context,
+        "Create",
+        LOOKUP,
+        {"ClusterArn": CLUSTER, "ClientAuthentication": "SCRAM"},
     )
-    lookup_handler.lambda_handler(event, lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
     assert answer["Status"] == "FAILED"
     assert "has no SCRAM listener" in answer["Reason"]
 
@@ -100,8 +104,7 @@ def test_bad_properties_fail_without_calling_msk(
     properties: dict[str, str],
     reason: str,
 ) -> None:
-    lookup_handler.lambda_handler(cloudformation_endpoint.event("Create", LOOKUP, properties), lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
+    answer = cloudformation_endpoint.ask(lookup_handler, lambda_context, "Create", LOOKUP, properties)
     assert answer["Status"] == "FAILED"
     assert reason in answer["Reason"]
     msk.assert_no_pending_responses()
