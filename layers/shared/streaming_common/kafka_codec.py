@@ -29,8 +29,6 @@ from aws_lambda_powertools.shared.functions import decode_header_bytes
 
 Header = tuple[str, bytes | None]
 
-TIMESTAMP_TYPES = frozenset({"CREATE_TIME", "LOG_APPEND_TIME", "NO_TIMESTAMP_TYPE"})
-
 
 class RecordDecodeError(ValueError):
     """A record in a Kafka event or an archive line is malformed; the message names the field."""
