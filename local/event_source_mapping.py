@@ -24,8 +24,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from local.cfn import evaluate_conditions, parameter_values, resolve_value
 from local.functions import LOCAL_CLUSTER_ARN, LOCAL_PARAMETERS, FunctionSpec, load_template
+from local.kafka_events import build_event
 from local.lambda_context import LocalLambdaContext
-from streaming_common.kafka_codec import KafkaRecord, build_event
+from streaming_common.kafka_codec import KafkaRecord
 
 Handler = Callable[[dict[str, Any], Any], Any]
 Destination = Callable[[dict[str, Any]], None]

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local.kafka_events import build_event
 from local.rest_front import proxy_event
-from streaming_common.kafka_codec import KafkaRecord, build_event
+from streaming_common.kafka_codec import KafkaRecord
 
 REPO = Path(__file__).resolve().parents[1]
 TOPIC = "streaming-events"

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from local.event_source_mapping import EventSourceMapping, MappingConfig, s3_destination
 from local.invoke import cold_container, function_spec
-from streaming_common.kafka_codec import iter_event_records
+from local.kafka_events import iter_event_records
 
 PARTITIONS = 3
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from local.kafka_events import iter_event_records
 from scripts.make_sample_events import REPO, producer_events, small_events, token_events
-from streaming_common.kafka_codec import iter_event_records
 
 MSK_EVENTS = small_events()
 EVENTS = MSK_EVENTS | producer_events() | token_events()

@@ -14,7 +14,8 @@ import pytest
 from google.protobuf import struct_pb2
 
 from local.functions import load_handler
-from streaming_common.kafka_codec import KafkaRecord, build_event
+from local.kafka_events import build_event
+from streaming_common.kafka_codec import KafkaRecord
 from tests.conftest import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "consumer"

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from archive_delivery import READ_TIMEOUT_SECONDS, FirehoseArchiver, ForwarderSettings
-from streaming_common.kafka_codec import KafkaRecord, build_event, from_archive_line
+from local.kafka_events import build_event
+from streaming_common.kafka_codec import KafkaRecord, from_archive_line
 from tests.conftest import FakeLambdaContext
 from tests.functional.firehose_forwarder.conftest import BUCKET, STREAM, Archive
 

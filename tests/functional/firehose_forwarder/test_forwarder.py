@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from local.functions import load_handler
-from streaming_common.kafka_codec import KafkaRecord, from_archive_line, iter_event_records, to_archive_line
+from local.kafka_events import iter_event_records
+from streaming_common.kafka_codec import KafkaRecord, from_archive_line, to_archive_line
 from tests.conftest import FakeLambdaContext
 from tests.functional.firehose_forwarder.conftest import BUCKET, Archive
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from archive_delivery import MAX_BATCH_BYTES, MAX_RECORD_BYTES, ArchiveEntry, plan_batches
+from local.kafka_events import build_event
 from streaming_common.batch_response import kafka_batch_item_failures
-from streaming_common.kafka_codec import KafkaRecord, build_event
+from streaming_common.kafka_codec import KafkaRecord
 
 
 def _entries(sizes: list[int]) -> list[ArchiveEntry]:

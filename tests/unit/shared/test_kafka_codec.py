@@ -7,14 +7,13 @@ import json
 
 import pytest
 
+from local.kafka_events import build_event, iter_event_records
 from streaming_common.kafka_codec import (
     KafkaRecord,
     RecordDecodeError,
     archive_document,
-    build_event,
     decode_event_record,
     from_archive_line,
-    iter_event_records,
     to_archive_line,
 )
 

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from local.kafka_events import encode_event_record
 from streaming_common.kafka_codec import (
     KafkaRecord,
     decode_event_record,
-    encode_event_record,
     from_archive_line,
     to_archive_line,
 )
