@@ -76,8 +76,7 @@ rehearse: $(VENV)/.installed ## Deploy rehearsal: sam package, then the 10 optio
 lint: venv ## ruff, mypy, cfn-lint, checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	MYPYPATH=layers/shared:functions/topic_provisioner:functions/producer $(BIN)/mypy layers/shared local scripts
-	@for f in functions/*/; do echo "mypy $$f"; MYPYPATH=layers/shared:$$f $(BIN)/mypy $$f; done
+	$(BIN)/mypy
 	$(BIN)/cfn-lint $(TEMPLATES)
 	$(BIN)/python -m tests.templates.checkov_scan
 

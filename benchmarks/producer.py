@@ -25,7 +25,10 @@ RECORDS_PER_REQUEST = 500
 def main(argv: list[str]) -> int:
     quiet_powertools()
     from confluent_kafka import Producer  # noqa: PLC0415
-    from confluent_kafka.admin import AdminClient, NewTopic  # noqa: PLC0415
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # noqa: PLC0415 - exported at run time, not in the stubs
+        AdminClient,
+        NewTopic,
+    )
 
     from local.broker import running_broker  # noqa: PLC0415
     from local.functions import load_handler  # noqa: PLC0415
@@ -41,14 +44,12 @@ def main(argv: list[str]) -> int:
         handler = load_handler("producer")
         import record_producer  # noqa: PLC0415
 
-        records = [
-            {"key": f"device-{i % 50}", "value": {"seq": i, "pad": "x" * 1000}}
-            for i in range(RECORDS_PER_REQUEST)
-        ]
+        keys = [f"device-{i % 50}" for i in range(RECORDS_PER_REQUEST)]
+        records = [{"key": key, "value": {"seq": i, "pad": "x" * 1000}} for i, key in enumerate(keys)]
         event = api_event(json.dumps({"records": records}), topic=topic)
         context = FakeLambdaContext()
         values = [json.dumps(r["value"], separators=(",", ":")).encode() for r in records]
-        keys = [r["key"].encode() for r in records]
+        key_bytes = [key.encode() for key in keys]
         bare = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -73,7 +74,7 @@ def main(argv: list[str]) -> int:
                 delivered += error is None
 
             for _ in range(REQUESTS):
-                for key, value in zip(keys, values, strict=True):
+                for key, value in zip(key_bytes, values, strict=True):
                     bare.produce(topic, value=value, key=key, on_delivery=count)
                     bare.poll(0)
                 bare.flush(30)
