@@ -21,10 +21,10 @@ from process_record import process_record
 from streaming_common.batch_response import settle
 from streaming_common.kafka_codec import KafkaRecord, decode_event_record
 from streaming_common.observability import logger, metrics
-from streaming_common.settings import FunctionSettings, load_settings
+from streaming_common.settings import KafkaEventSourceSettings
 
 
-class ConsumerSettings(FunctionSettings):
+class ConsumerSettings(KafkaEventSourceSettings):
     """VALUE_FORMAT (JSON, AVRO or PROTOBUF) and, for the last two, VALUE_SCHEMA: the Avro schema text or
     `file:<path in the function package>`, or the Protobuf message class as `module:Class`."""
 
@@ -57,9 +57,8 @@ def _schema(settings: ConsumerSettings) -> Any:
 
 
 @cache
-def schema_config() -> SchemaConfig | None:
+def schema_config(settings: ConsumerSettings) -> SchemaConfig | None:
     """Powertools' SchemaConfig for Avro or Protobuf values (None for JSON), built once per container."""
-    settings = load_settings(ConsumerSettings)
     if settings.value_format == "JSON":
         return None
     return SchemaConfig(
@@ -100,13 +99,15 @@ def _emit_batch_metrics(event: dict[str, Any], failed: int, now_ms: int) -> None
     metrics.add_metric(name="EndToEndLag", unit=MetricUnit.Milliseconds, value=max(0, now_ms - oldest))
 
 
-def handle_batch(event: dict[str, Any], context: Any, processor: BatchProcessor) -> dict[str, Any]:
+def handle_batch(
+    event: dict[str, Any], context: Any, processor: BatchProcessor, settings: ConsumerSettings
+) -> dict[str, Any]:
     """Process every record of the event; return Lambda's partial batch response.
 
     A configuration error raises before any record is touched: the invocation fails and Lambda retries
     the batch, instead of every record being reported failed and sent to the on-failure destination.
     """
-    config = schema_config()
+    config = schema_config(settings)
     now_ms = int(time.time() * 1000)
 
     def handle_record(record: KafkaEventRecord) -> None:
@@ -128,7 +129,7 @@ def handle_batch(event: dict[str, Any], context: Any, processor: BatchProcessor)
         event=event, record_handler=handle_record, processor=processor, context=context
     )
     _emit_batch_metrics(event, len(response.get("batchItemFailures", [])), now_ms)
-    return settle(dict(response))
+    return settle(dict(response), partial_batch_responses=settings.partial_batch_responses)
 
 
 def new_processor() -> BatchProcessor:

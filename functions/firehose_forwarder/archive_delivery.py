@@ -24,7 +24,7 @@ from streaming_common.aws_clients import client
 from streaming_common.batch_response import kafka_batch_item_failures, settle
 from streaming_common.kafka_codec import decode_event_record, to_archive_line
 from streaming_common.observability import logger, metrics
-from streaming_common.settings import FunctionSettings, load_settings
+from streaming_common.settings import KafkaEventSourceSettings
 
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -48,7 +48,7 @@ PERMANENT_CALL_ERRORS = frozenset(
 )
 
 
-class ForwarderSettings(FunctionSettings):
+class ForwarderSettings(KafkaEventSourceSettings):
     """DELIVERY_STREAM_NAME and ARCHIVE_BUCKET_NAME (for lines over the Firehose record limit)."""
 
     delivery_stream_name: str
@@ -227,20 +227,33 @@ class FirehoseArchiver:
         results = answer["RequestResponses"]
         return [entry for entry, result in zip(batch, results, strict=True) if "ErrorCode" in result], False
 
+    def forward(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Archive the event's records; return Lambda's partial batch response for the undelivered ones."""
+        report = self.archive(event, self.deadline(context))
+        _emit_metrics(report)
+        if report.undelivered:
+            logger.warning("records returned to Lambda", extra={"count": len(report.undelivered)})
+        return settle(
+            kafka_batch_item_failures(report.undelivered),
+            partial_batch_responses=self._settings.partial_batch_responses,
+        )
+
 
 @cache
-def archiver() -> FirehoseArchiver:
+def archiver(settings: ForwarderSettings) -> FirehoseArchiver:
     """The archiver of this container, with its clients, created on first use."""
     firehose = client(
         "firehose", max_attempts=1, connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS
     )
-    return FirehoseArchiver(firehose, client("s3"), load_settings(ForwarderSettings))
+    return FirehoseArchiver(firehose, client("s3"), settings)
 
 
-def forward(event: dict[str, Any], context: Any, archiver_: FirehoseArchiver | None = None) -> dict[str, Any]:
-    """Archive the event's records; return Lambda's partial batch response for the undelivered ones."""
-    worker = archiver_ or archiver()
-    report = worker.archive(event, worker.deadline(context))
+def forward(event: dict[str, Any], context: Any, settings: ForwarderSettings) -> dict[str, Any]:
+    """Archive the event's records with this container's archiver; Lambda's partial batch response."""
+    return archiver(settings).forward(event, context)
+
+
+def _emit_metrics(report: DeliveryReport) -> None:
     metrics.add_metric(
         name="RecordsArchived", unit=MetricUnit.Count, value=report.delivered + report.oversize
     )
@@ -249,6 +262,3 @@ def forward(event: dict[str, Any], context: Any, archiver_: FirehoseArchiver | N
     metrics.add_metric(name="PutRecordBatchCalls", unit=MetricUnit.Count, value=report.calls)
     metrics.add_metric(name="EntriesResent", unit=MetricUnit.Count, value=report.resent_entries)
     metrics.add_metric(name="ArchiveBytes", unit=MetricUnit.Bytes, value=report.line_bytes)
-    if report.undelivered:
-        logger.warning("records returned to Lambda", extra={"count": len(report.undelivered)})
-    return settle(kafka_batch_item_failures(report.undelivered))

@@ -7,11 +7,13 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 
 import ingest_routes
+from record_producer import ProducerSettings
 from streaming_common.observability import logger, metrics, tracer
+from streaming_common.settings import load_settings
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return ingest_routes.resolver.resolve(event, context)
+    return ingest_routes.handle(event, context, load_settings(ProducerSettings))

@@ -35,7 +35,6 @@ from request_json import (
     parse_body,
 )
 from streaming_common.observability import logger, metrics
-from streaming_common.settings import load_settings
 
 MAX_RECORDS = 500
 MAX_RECORD_BYTES = 1024 * 1024
@@ -105,6 +104,13 @@ class ErrorResponse(BaseModel):
 # The body is parsed by request_json before the model sees it: strict JSON, bounded depth, fields named.
 resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
 INVALID_BODY = "invalid request body: nothing was produced"
+
+
+def handle(event: dict[str, Any], context: Any, settings: ProducerSettings) -> dict[str, Any]:
+    """Answer one API Gateway request with the routes below, under `settings`."""
+    # Powertools clears the context once the request is answered.
+    resolver.append_context(settings=settings)  # type: ignore[no-untyped-call]
+    return resolver.resolve(event, context)
 
 
 def _error(
@@ -244,7 +250,7 @@ def produce_records(
     request: Annotated[ProduceRequest, Body()],
 ) -> Response[str]:
     """Validate the whole batch, produce it, and answer for every record."""
-    settings = load_settings(ProducerSettings)
+    settings: ProducerSettings = resolver.context["settings"]
     if not settings.topic_allowed(topic):
         return _error(HTTPStatus.FORBIDDEN, f"topic {topic!r} is not open to producers")
     if len(resolver.current_event.body or "") > MAX_BODY_BYTES:
@@ -261,7 +267,7 @@ def produce_records(
 
     started = time.monotonic()
     outcomes = record_producer.produce(
-        record_producer.producer(), topic, outgoing, settings.produce_timeout_ms / 1000
+        record_producer.producer(settings), topic, outgoing, settings.produce_timeout_ms / 1000
     )
     failed = [outcome for outcome in outcomes if isinstance(outcome, Failed)]
     metrics.add_metric(name="RecordsProduced", unit=MetricUnit.Count, value=len(outcomes) - len(failed))

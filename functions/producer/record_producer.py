@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streaming_common.kafka_config import client_config
-from streaming_common.settings import KafkaSettings, load_settings
+from streaming_common.settings import KafkaSettings
 
 
 class ProducerSettings(KafkaSettings):
@@ -54,9 +54,8 @@ NOT_REPORTED = Failed("DeliveryTimeout", "no delivery report within the request'
 
 
 @cache
-def producer() -> Producer:
+def producer(settings: ProducerSettings) -> Producer:
     """The container's producer: idempotent, acks=all, failing undelivered records at the deadline."""
-    settings = load_settings(ProducerSettings)
     kafka = Producer(
         client_config(
             settings,

@@ -17,9 +17,9 @@ helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", 
 
 
 @cache
-def admin_client() -> AdminClient:
+def admin_client(settings: KafkaSettings) -> AdminClient:
     """One admin client per container; poll once so an IAM token is fetched before the first request."""
-    admin = AdminClient(client_config(load_settings(KafkaSettings)))
+    admin = AdminClient(client_config(settings))
     admin.poll(0)
     return admin
 
@@ -27,16 +27,16 @@ def admin_client() -> AdminClient:
 @helper.create
 @helper.update
 def create_or_update(event: dict[str, Any], _context: Any) -> str:
-    return topic_admin.ensure_topic(
-        admin_client(), topic_admin.spec_from_properties(event["ResourceProperties"])
-    )
+    admin = admin_client(load_settings(KafkaSettings))
+    return topic_admin.ensure_topic(admin, topic_admin.spec_from_properties(event["ResourceProperties"]))
 
 
 @helper.delete
 def delete(event: dict[str, Any], _context: Any) -> None:
     if event.get("PhysicalResourceId") != event["ResourceProperties"].get("TopicName"):
         return  # creation failed before any topic existed: nothing to delete
-    topic_admin.delete_topic(admin_client(), topic_admin.spec_from_properties(event["ResourceProperties"]))
+    admin = admin_client(load_settings(KafkaSettings))
+    topic_admin.delete_topic(admin, topic_admin.spec_from_properties(event["ResourceProperties"]))
 
 
 @logger.inject_lambda_context

@@ -3,8 +3,8 @@
 The response has the shape Powertools' BatchProcessor(EventType.Kafka) returns (tests check that they
 agree). It only protects records when the event source mapping has ReportBatchItemFailures, which Kafka
 event source mappings offer in provisioned poller mode; without it Lambda ignores the list and takes the
-whole batch as done. So a function deployed without it (PARTIAL_BATCH_RESPONSES=false) must fail the
-invocation instead, and Lambda retries the whole batch.
+whole batch as done. So a function deployed without it (PARTIAL_BATCH_RESPONSES=false, in
+`KafkaEventSourceSettings`) must fail the invocation instead, and Lambda retries the whole batch.
 """
 
 from __future__ import annotations
@@ -12,17 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from streaming_common.settings import FunctionSettings, load_settings
-
 
 class BatchNotSettledError(RuntimeError):
     """Some records failed and the event source mapping cannot take a partial answer: retry the batch."""
-
-
-class BatchResponseSettings(FunctionSettings):
-    """PARTIAL_BATCH_RESPONSES: whether the event source mapping reports batch item failures."""
-
-    partial_batch_responses: bool = True
 
 
 def kafka_batch_item_failures(failed: Iterable[tuple[str, int]]) -> dict[str, list[dict[str, Any]]]:
@@ -34,10 +26,11 @@ def kafka_batch_item_failures(failed: Iterable[tuple[str, int]]) -> dict[str, li
     }
 
 
-def settle(response: dict[str, Any]) -> dict[str, Any]:
-    """Return `response` to Lambda, or raise when records failed and partial answers are not honoured."""
+def settle(response: dict[str, Any], *, partial_batch_responses: bool) -> dict[str, Any]:
+    """Return `response` to Lambda, or raise when records failed and the event source mapping does not
+    honour partial answers (`partial_batch_responses` false)."""
     failures = response.get("batchItemFailures") or []
-    if failures and not load_settings(BatchResponseSettings).partial_batch_responses:
+    if failures and not partial_batch_responses:
         raise BatchNotSettledError(
             f"{len(failures)} records failed and the event source mapping does not report batch item "
             "failures (on-demand poller mode): failing the invocation so Lambda retries the whole batch"

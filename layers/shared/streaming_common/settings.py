@@ -1,4 +1,4 @@
-"""Typed settings read once per container from the function's environment."""
+"""Typed settings read once per container from the function's environment, by the handler (app.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,16 @@ class FunctionSettings(BaseSettings):
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
 
+class KafkaEventSourceSettings(FunctionSettings):
+    """Settings of a function on a Kafka event source mapping.
+
+    PARTIAL_BATCH_RESPONSES: whether the mapping reports batch item failures (ReportBatchItemFailures,
+    which Kafka mappings offer in provisioned poller mode).
+    """
+
+    partial_batch_responses: bool = True
+
+
 class KafkaSettings(FunctionSettings):
     """Where the brokers are and how to authenticate to them."""
 
@@ -44,5 +54,8 @@ class KafkaSettings(FunctionSettings):
 
 @cache
 def load_settings[S: FunctionSettings](settings_class: type[S]) -> S:
-    """Read `settings_class` from the environment once per container and cache it."""
+    """Read `settings_class` from the environment once per container and cache it.
+
+    Only handlers (app.py) call it, at their entry; they pass the settings down to the logic modules.
+    """
     return settings_class()

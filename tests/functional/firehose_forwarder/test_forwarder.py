@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
+from archive_delivery import ForwarderSettings
 from local.functions import load_handler
 from local.kafka_events import iter_event_records
 from streaming_common.kafka_codec import KafkaRecord, from_archive_line, to_archive_line
 from tests.conftest import FakeLambdaContext
-from tests.functional.firehose_forwarder.conftest import BUCKET, Archive
+from tests.functional.firehose_forwarder.conftest import BUCKET, STREAM, Archive
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "firehose_forwarder"
+SETTINGS = ForwarderSettings(delivery_stream_name=STREAM, archive_bucket_name=BUCKET)
 
 
 @pytest.fixture
@@ -73,7 +75,8 @@ def test_a_full_six_megabyte_batch_takes_the_fewest_calls(
 
     event = near_limit_event()
     lines = _expected_lines(event)
-    report = archive_delivery.archiver().archive(event, archive_delivery.archiver().deadline(lambda_context))
+    worker = archive_delivery.archiver(SETTINGS)
+    report = worker.archive(event, worker.deadline(lambda_context))
     fewest = max(math.ceil(len(lines) / 500), math.ceil(sum(map(len, lines)) / (4 * 1024 * 1024)))
     assert report.calls == fewest == 8
     assert report.undelivered == []
@@ -148,9 +151,8 @@ def test_out_of_time_everything_is_returned_not_attempted(archive: Archive) -> N
 
     # Given an invocation with 5 seconds left: less than one call's budget
     event = oversize_event()
-    report = archive_delivery.archiver().archive(
-        event, archive_delivery.archiver().deadline(FakeLambdaContext(5_000))
-    )
+    worker = archive_delivery.archiver(SETTINGS)
+    report = worker.archive(event, worker.deadline(FakeLambdaContext(5_000)))
     assert report.calls == 0
     assert sorted(report.undelivered) == [
         ("streaming-events-0", 400),

@@ -69,5 +69,5 @@ def use_producer[Fake: ScriptedProducer](monkeypatch: pytest.MonkeyPatch, fake: 
     """Make `fake` the container's producer."""
     import record_producer
 
-    monkeypatch.setattr(record_producer, "producer", lambda: fake)
+    monkeypatch.setattr(record_producer, "producer", lambda settings: fake)
     return fake

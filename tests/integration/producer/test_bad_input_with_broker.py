@@ -116,8 +116,8 @@ def test_without_the_check_the_header_name_kills_the_process(topic: str) -> None
     # checks prevent, and the proof that the process test above would see one.
     script = (
         "import record_producer\n"
-        "from record_producer import OutgoingRecord\n"
-        f"record_producer.produce(record_producer.producer(), {topic!r}, "
+        "from record_producer import OutgoingRecord, ProducerSettings\n"
+        f"record_producer.produce(record_producer.producer(ProducerSettings()), {topic!r}, "
         '[OutgoingRecord(None, b"1", [("\\ud800", b"x")])], 5)\n'
     )
     finished = _run_in_process(script)
