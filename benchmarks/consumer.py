@@ -12,21 +12,21 @@ import io
 import json
 import sys
 
-from benchmarks.harness import compare, profile, quiet_powertools
+from benchmarks.harness import benchmark_environment, compare, profile
+from local.lambda_context import LocalLambdaContext
 
 TARGET = 1.3
 
 
 def main(argv: list[str]) -> int:
-    quiet_powertools()
+    benchmark_environment()
     from local.functions import load_handler  # noqa: PLC0415
     from scripts.make_sample_events import near_limit_event  # noqa: PLC0415 - after the environment is set
-    from tests.conftest import FakeLambdaContext  # noqa: PLC0415
 
     event = near_limit_event(value_size=1024)
     raw_values = [raw["value"] for records in event["records"].values() for raw in records]
     handler = load_handler("consumer").lambda_handler
-    context = FakeLambdaContext()
+    context = LocalLambdaContext("benchmark")
 
     def bare_loop() -> None:
         for value in raw_values:

@@ -15,7 +15,8 @@ import math
 import sys
 from typing import Any
 
-from benchmarks.harness import compare, profile, quiet_powertools
+from benchmarks.harness import benchmark_environment, compare, profile
+from local.lambda_context import LocalLambdaContext
 
 TARGET = 1.5
 
@@ -32,17 +33,16 @@ class FakeFirehose:
 
 
 def main(argv: list[str]) -> int:
-    quiet_powertools()
-    from archive_delivery import FirehoseArchiver, ForwarderSettings, forward  # noqa: PLC0415
+    benchmark_environment()
+    from archive_delivery import FirehoseArchiver, ForwarderSettings  # noqa: PLC0415
     from scripts.make_sample_events import near_limit_event  # noqa: PLC0415
-    from tests.conftest import FakeLambdaContext  # noqa: PLC0415
 
     event = near_limit_event(value_size=1024)
     raws = [raw for records in event["records"].values() for raw in records]
     firehose = FakeFirehose()
     settings = ForwarderSettings(delivery_stream_name="bench", archive_bucket_name="bench")
     archiver = FirehoseArchiver(firehose, None, settings)
-    context = FakeLambdaContext()
+    context = LocalLambdaContext("benchmark")
 
     def bare_encode_loop() -> list[bytes]:
         lines = []
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
 
     def forwarder() -> None:
         with contextlib.redirect_stdout(io.StringIO()):
-            response = forward(event, context, archiver)
+            response = archiver.forward(event, context)
         assert response == {"batchItemFailures": []}
 
     lines = bare_encode_loop()

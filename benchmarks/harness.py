@@ -1,4 +1,6 @@
-"""Timing helpers shared by the benchmarks: interleaved rounds in one process, ratio of medians."""
+"""What the benchmarks share: their environment, interleaved timing rounds in one process, ratio of medians,
+and a profile. Handlers get local.lambda_context's context, as in the local runtime; nothing comes from
+tests/."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ import time
 from collections.abc import Callable
 
 
-def quiet_powertools() -> None:
-    """Logging at WARNING, no tracing, as the targets state; must run before the handlers are imported."""
+def benchmark_environment() -> None:
+    """Logging at WARNING and no tracing, as the targets state, and credentials that reach no AWS account
+    (the benchmarks use local fakes and the local broker); must run before the handlers are imported."""
+    os.environ.update(AWS_ACCESS_KEY_ID="benchmark", AWS_SECRET_ACCESS_KEY="benchmark")  # noqa: S106
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "benchmark")

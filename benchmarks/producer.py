@@ -15,7 +15,8 @@ import os
 import sys
 import uuid
 
-from benchmarks.harness import compare, quiet_powertools
+from benchmarks.harness import benchmark_environment, compare
+from local.lambda_context import LocalLambdaContext
 
 TARGET = 0.7
 REQUESTS = 10
@@ -23,7 +24,7 @@ RECORDS_PER_REQUEST = 500
 
 
 def main(argv: list[str]) -> int:
-    quiet_powertools()
+    benchmark_environment()
     from confluent_kafka import Producer  # noqa: PLC0415
     from confluent_kafka.admin import (  # type: ignore[attr-defined]  # noqa: PLC0415 - exported at run time, not in the stubs
         AdminClient,
@@ -33,7 +34,6 @@ def main(argv: list[str]) -> int:
     from local.broker import running_broker  # noqa: PLC0415
     from local.functions import load_handler  # noqa: PLC0415
     from scripts.make_sample_events import api_event  # noqa: PLC0415
-    from tests.conftest import FakeLambdaContext  # noqa: PLC0415
 
     with running_broker() as bootstrap:
         topic = f"bench-{uuid.uuid4().hex[:6]}"
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
         keys = [f"device-{i % 50}" for i in range(RECORDS_PER_REQUEST)]
         records = [{"key": key, "value": {"seq": i, "pad": "x" * 1000}} for i, key in enumerate(keys)]
         event = api_event(json.dumps({"records": records}), topic=topic)
-        context = FakeLambdaContext()
+        context = LocalLambdaContext("benchmark")
         values = [json.dumps(r["value"], separators=(",", ":")).encode() for r in records]
         key_bytes = [key.encode() for key in keys]
         bare = Producer(
