@@ -5,6 +5,8 @@
 - The others go out in as few PutRecordBatch calls as possible (at most 500 records and 4 MiB each).
 - Entries Firehose did not take (per-entry errors, throttled, failed or timed-out calls) are sent again,
   alone, with exponential backoff and full jitter, for as long as the invocation has time.
+- Time is one notion, `TimeLeft`, made once per invocation from Lambda's remaining time: a call (to
+  Firehose or S3) is started only when its longest answer still leaves the invocation time to reply.
 - Whatever is still undelivered is returned in batchItemFailures, so Lambda retries exactly those records.
 """
 
@@ -78,16 +80,37 @@ class DeliveryReport:
     undelivered: list[tuple[str, int]] = field(default_factory=list)
 
 
-class Deadline:
-    """The time this invocation may still spend, measured on an injectable monotonic clock."""
+class TimeLeft:
+    """The time this invocation has left before it must reply, running down on a monotonic clock.
 
-    def __init__(self, remaining_ms: int, reserve_seconds: float, clock: Callable[[], float]) -> None:
+    Made once per invocation (`of_invocation`) and passed down; the backoff waits spend it too, which is
+    why it also does the waiting (tests give it a fake clock and sleep).
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._clock = clock
-        self._end = clock() + remaining_ms / 1000 - reserve_seconds
+        self._sleep = sleep
+        self._reply_by = clock() + seconds
 
-    def remaining(self) -> float:
-        """Seconds left before the invocation must reply."""
-        return self._end - self._clock()
+    @classmethod
+    def of_invocation(cls, context: Any, reply_reserve_seconds: float) -> TimeLeft:
+        """Lambda's remaining time for `context`'s invocation, less the reserve to reply."""
+        return cls(context.get_remaining_time_in_millis() / 1000 - reply_reserve_seconds)
+
+    def allows_call(self, after: float = 0.0) -> bool:
+        """Whether a call started `after` seconds from now would answer, even at its slowest
+        (CALL_BUDGET_SECONDS), before the invocation must reply."""
+        return self._clock() + after + CALL_BUDGET_SECONDS <= self._reply_by
+
+    def wait(self, seconds: float) -> None:
+        """Spend `seconds` of the time left (the backoff before sending again)."""
+        self._sleep(seconds)
 
 
 def plan_batches(entries: Iterable[ArchiveEntry]) -> Iterator[list[ArchiveEntry]]:
@@ -114,24 +137,26 @@ class FirehoseArchiver:
         s3: Any,
         settings: ForwarderSettings,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._firehose = firehose
         self._s3 = s3
         self._settings = settings
-        self._clock = clock
-        self._sleep = sleep
         self._jitter = jitter
 
-    def deadline(self, context: Any) -> Deadline:
-        """The deadline of the invocation `context` belongs to."""
-        return Deadline(
-            context.get_remaining_time_in_millis(), self._settings.reply_reserve_seconds, self._clock
+    def forward(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Archive the event's records within the invocation's time; Lambda's partial batch response for
+        the undelivered ones."""
+        report = self.archive(event, TimeLeft.of_invocation(context, self._settings.reply_reserve_seconds))
+        _emit_metrics(report)
+        if report.undelivered:
+            logger.warning("records returned to Lambda", extra={"count": len(report.undelivered)})
+        return settle(
+            kafka_batch_item_failures(report.undelivered),
+            partial_batch_responses=self._settings.partial_batch_responses,
         )
 
-    def archive(self, event: dict[str, Any], deadline: Deadline) -> DeliveryReport:
+    def archive(self, event: dict[str, Any], time_left: TimeLeft) -> DeliveryReport:
         """Archive every record of the MSK event; the report lists the ones not delivered."""
         report = DeliveryReport()
         entries: list[ArchiveEntry] = []
@@ -149,18 +174,18 @@ class FirehoseArchiver:
                 report.line_bytes += len(line)
                 entry = ArchiveEntry(record.partition_id, record.offset, line)
                 if len(line) > MAX_RECORD_BYTES:
-                    self._store_oversize(entry, deadline, report)
+                    self._store_oversize(entry, time_left, report)
                 else:
                     entries.append(entry)
-        undelivered = self._put_until_delivered(entries, deadline, report)
+        undelivered = self._put_until_delivered(entries, time_left, report)
         report.delivered += len(entries) - len(undelivered)
         report.undelivered.extend((entry.partition_id, entry.offset) for entry in undelivered)
         return report
 
-    def _store_oversize(self, entry: ArchiveEntry, deadline: Deadline, report: DeliveryReport) -> None:
+    def _store_oversize(self, entry: ArchiveEntry, time_left: TimeLeft, report: DeliveryReport) -> None:
         topic, _, partition = entry.partition_id.rpartition("-")
         key = f"{self._settings.oversize_prefix}{topic}/{partition}/{entry.offset}.json"
-        if deadline.remaining() < CALL_BUDGET_SECONDS:
+        if not time_left.allows_call():
             report.undelivered.append((entry.partition_id, entry.offset))
             return
         try:
@@ -177,31 +202,39 @@ class FirehoseArchiver:
         report.oversize += 1
 
     def _put_until_delivered(
-        self, entries: list[ArchiveEntry], deadline: Deadline, report: DeliveryReport
+        self, entries: list[ArchiveEntry], time_left: TimeLeft, report: DeliveryReport
     ) -> list[ArchiveEntry]:
-        pending = entries
+        """Send `entries`, then again the ones Firehose did not take, after a backoff, while the time left
+        allows a call; return the entries still undelivered."""
+        pending, final = self._put_round(entries, time_left, report)
         attempt = 0
-        while pending:
-            failed: list[ArchiveEntry] = []
-            permanent = False
-            batches = list(plan_batches(pending))
-            for index, batch in enumerate(batches):
-                if deadline.remaining() < CALL_BUDGET_SECONDS:
-                    logger.warning("out of time, returning records to Lambda", extra={"attempt": attempt})
-                    return failed + [entry for rest in batches[index:] for entry in rest]
-                not_taken, permanent_error = self._put_batch(batch, report)
-                failed.extend(not_taken)
-                permanent = permanent or permanent_error
-            if not failed or permanent:
-                return failed
+        while pending and not final:
             attempt += 1
             delay = self._jitter() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-            if deadline.remaining() < delay + CALL_BUDGET_SECONDS:
-                return failed
-            report.resent_entries += len(failed)
-            self._sleep(delay)
-            pending = failed
-        return []
+            if not time_left.allows_call(after=delay):
+                break
+            report.resent_entries += len(pending)
+            time_left.wait(delay)
+            pending, final = self._put_round(pending, time_left, report)
+        return pending
+
+    def _put_round(
+        self, entries: list[ArchiveEntry], time_left: TimeLeft, report: DeliveryReport
+    ) -> tuple[list[ArchiveEntry], bool]:
+        """Send `entries` once, chunk by chunk, while the time left allows a call; return the entries not
+        taken (or not sent), and whether this is final: a permanent error, or no time for another call."""
+        not_taken: list[ArchiveEntry] = []
+        permanent = False
+        batches = list(plan_batches(entries))
+        for index, batch in enumerate(batches):
+            if not time_left.allows_call():
+                unsent = [entry for rest in batches[index:] for entry in rest]
+                logger.warning("out of time, returning records to Lambda", extra={"unsent": len(unsent)})
+                return not_taken + unsent, True
+            failed, permanent_error = self._put_batch(batch, report)
+            not_taken.extend(failed)
+            permanent = permanent or permanent_error
+        return not_taken, permanent
 
     def _put_batch(
         self, batch: list[ArchiveEntry], report: DeliveryReport
@@ -226,17 +259,6 @@ class FirehoseArchiver:
             return [], False
         results = answer["RequestResponses"]
         return [entry for entry, result in zip(batch, results, strict=True) if "ErrorCode" in result], False
-
-    def forward(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """Archive the event's records; return Lambda's partial batch response for the undelivered ones."""
-        report = self.archive(event, self.deadline(context))
-        _emit_metrics(report)
-        if report.undelivered:
-            logger.warning("records returned to Lambda", extra={"count": len(report.undelivered)})
-        return settle(
-            kafka_batch_item_failures(report.undelivered),
-            partial_batch_responses=self._settings.partial_batch_responses,
-        )
 
 
 @cache

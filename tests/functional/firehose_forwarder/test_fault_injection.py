@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from archive_delivery import READ_TIMEOUT_SECONDS, FirehoseArchiver, ForwarderSettings
+from archive_delivery import READ_TIMEOUT_SECONDS, FirehoseArchiver, ForwarderSettings, TimeLeft
 from local.kafka_events import build_event
 from streaming_common.kafka_codec import KafkaRecord, from_archive_line
-from tests.conftest import FakeLambdaContext
 from tests.functional.firehose_forwarder.conftest import BUCKET, STREAM, Archive
 
 RUNS = 25
@@ -126,14 +125,16 @@ def test_no_record_is_ever_lost(run: int, archive: Archive) -> None:
         entry_failure_rate=rng.uniform(0, 0.5),
     )
     settings = ForwarderSettings(delivery_stream_name=STREAM, archive_bucket_name=BUCKET)
-    archiver = FirehoseArchiver(
-        firehose, archive.s3, settings, clock=clock, sleep=clock.sleep, jitter=rng.random
-    )
+    archiver = FirehoseArchiver(firehose, archive.s3, settings, jitter=rng.random)
     event, expected = _event(rng, run)
     timeout_ms = rng.choice([15_000, 30_000, 60_000, 120_000])
 
+    def invocation_time() -> TimeLeft:
+        """What TimeLeft.of_invocation gives a `timeout_ms` invocation, on the fake clock."""
+        return TimeLeft(timeout_ms / 1000 - settings.reply_reserve_seconds, clock=clock, sleep=clock.sleep)
+
     # First invocation: everything is archived or returned to Lambda
-    report = archiver.archive(event, archiver.deadline(FakeLambdaContext(timeout_ms)))
+    report = archiver.archive(event, invocation_time())
     archived = {(f"run-{run}-{r.partition}", r.offset) for r in map(from_archive_line, archive.lines(""))}
     returned = set(report.undelivered)
     assert expected - archived - returned == set(), "records neither archived nor returned"
@@ -145,7 +146,7 @@ def test_no_record_is_ever_lost(run: int, archive: Archive) -> None:
     failures = [{"itemIdentifier": {"partition": p, "offset": o}} for p, o in report.undelivered]
     while failures and invocations < 20:
         pending = _retry_event(pending, failures)
-        report = archiver.archive(pending, archiver.deadline(FakeLambdaContext(timeout_ms)))
+        report = archiver.archive(pending, invocation_time())
         failures = [{"itemIdentifier": {"partition": p, "offset": o}} for p, o in report.undelivered]
         invocations += 1
     lines = archive.lines("")

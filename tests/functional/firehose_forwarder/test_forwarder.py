@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from archive_delivery import ForwarderSettings
+from archive_delivery import ForwarderSettings, TimeLeft
 from local.functions import load_handler
 from local.kafka_events import iter_event_records
 from streaming_common.kafka_codec import KafkaRecord, from_archive_line, to_archive_line
@@ -75,8 +75,9 @@ def test_a_full_six_megabyte_batch_takes_the_fewest_calls(
 
     event = near_limit_event()
     lines = _expected_lines(event)
-    worker = archive_delivery.archiver(SETTINGS)
-    report = worker.archive(event, worker.deadline(lambda_context))
+    report = archive_delivery.archiver(SETTINGS).archive(
+        event, TimeLeft.of_invocation(lambda_context, SETTINGS.reply_reserve_seconds)
+    )
     fewest = max(math.ceil(len(lines) / 500), math.ceil(sum(map(len, lines)) / (4 * 1024 * 1024)))
     assert report.calls == fewest == 8
     assert report.undelivered == []
@@ -151,8 +152,9 @@ def test_out_of_time_everything_is_returned_not_attempted(archive: Archive) -> N
 
     # Given an invocation with 5 seconds left: less than one call's budget
     event = oversize_event()
-    worker = archive_delivery.archiver(SETTINGS)
-    report = worker.archive(event, worker.deadline(FakeLambdaContext(5_000)))
+    report = archive_delivery.archiver(SETTINGS).archive(
+        event, TimeLeft.of_invocation(FakeLambdaContext(5_000), SETTINGS.reply_reserve_seconds)
+    )
     assert report.calls == 0
     assert sorted(report.undelivered) == [
         ("streaming-events-0", 400),

@@ -1,10 +1,17 @@
-"""PutRecordBatch planning and the partial batch response shape."""
+"""PutRecordBatch planning, the invocation's time left, and the partial batch response shape."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from archive_delivery import MAX_BATCH_BYTES, MAX_RECORD_BYTES, ArchiveEntry, plan_batches
+from archive_delivery import (
+    CALL_BUDGET_SECONDS,
+    MAX_BATCH_BYTES,
+    MAX_RECORD_BYTES,
+    ArchiveEntry,
+    TimeLeft,
+    plan_batches,
+)
 from local.kafka_events import build_event
 from streaming_common.batch_response import kafka_batch_item_failures
 from streaming_common.kafka_codec import KafkaRecord
@@ -34,6 +41,41 @@ def test_records_keep_their_order_and_none_is_lost() -> None:
 
 def test_empty_input_makes_no_call() -> None:
     assert list(plan_batches([])) == []
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_call_starts_only_if_its_slowest_answer_leaves_time_to_reply() -> None:
+    clock = _Clock()
+    # Given 3 seconds more than the slowest call takes
+    time_left = TimeLeft(CALL_BUDGET_SECONDS + 3, clock=clock, sleep=clock.sleep)
+    assert time_left.allows_call()
+    assert time_left.allows_call(after=3)
+    assert not time_left.allows_call(after=3.001)
+    # When a backoff spends 2.5 of them
+    time_left.wait(2.5)
+    assert clock.now == 52.5
+    assert time_left.allows_call(after=0.5)
+    assert not time_left.allows_call(after=0.6)
+
+
+def test_the_invocations_time_left_is_lambdas_less_the_reply_reserve() -> None:
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return int((CALL_BUDGET_SECONDS + 5) * 1000)
+
+    time_left = TimeLeft.of_invocation(Context(), reply_reserve_seconds=2)
+    assert time_left.allows_call(after=2.9)
+    assert not time_left.allows_call(after=3.1)
 
 
 def test_response_matches_powertools_for_the_same_failures() -> None:
