@@ -11,6 +11,7 @@ from typing import Any
 import avro.io
 import avro.schema
 import pytest
+from aws_lambda_powertools.utilities.kafka.exceptions import KafkaConsumerAvroSchemaParserError
 from google.protobuf import struct_pb2
 
 from local.functions import load_handler
@@ -34,9 +35,9 @@ def consumer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     handler = load_handler("consumer")
     import consumer_batch
 
-    consumer_batch.schema_config.cache_clear()
+    consumer_batch.value_decoder.cache_clear()
     yield handler
-    consumer_batch.schema_config.cache_clear()
+    consumer_batch.value_decoder.cache_clear()
 
 
 def _metrics(stdout: str) -> dict[str, Any]:
@@ -165,6 +166,23 @@ def test_binary_formats_need_a_schema(
     event = json.loads((EVENTS / "json-records.json").read_text())
     with pytest.raises(ValueError, match="VALUE_FORMAT=AVRO needs VALUE_SCHEMA"):
         consumer.lambda_handler(event, lambda_context)
+
+
+def test_an_invalid_schema_fails_the_invocation_before_any_record(
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bad schema is the configuration's fault, not the records': Lambda retries the batch, nothing goes
+    # to the on-failure destination
+    import consumer_batch
+
+    monkeypatch.setenv("VALUE_FORMAT", "AVRO")
+    monkeypatch.setenv("VALUE_SCHEMA", '{"type": "no-such-type"}')
+    seen: list[Any] = []
+    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    with pytest.raises(KafkaConsumerAvroSchemaParserError, match="Invalid Avro schema"):
+        consumer.lambda_handler(event, lambda_context)
+    assert seen == []
 
 
 def test_a_full_six_megabyte_event(consumer: Any, lambda_context: FakeLambdaContext) -> None:
