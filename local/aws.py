@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,54 +69,87 @@ def _clients(endpoint: str) -> dict[str, Any]:
     }
 
 
-def _referenced(value: Any) -> str | None:
-    """The logical ID a `!GetAtt X.Arn` or `!Ref X` points at."""
-    if isinstance(value, dict):
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            return str(target[0] if isinstance(target, list) else target.split(".")[0])
-        if "Ref" in value:
-            return str(value["Ref"])
-    return None
+@dataclass(frozen=True)
+class _Deployment:
+    """What CloudFormation would deploy from a template locally: the parameter values (the defaults, and the
+    local values the root would pass), the conditions, and the resources whose condition holds."""
+
+    params: dict[str, str]
+    conditions: dict[str, bool]
+    resources: dict[str, dict[str, Any]]
+
+    def of_type(self, kind: str) -> list[str]:
+        """The logical IDs of the deployed resources of this type."""
+        return [logical_id for logical_id, resource in self.resources.items() if resource["Type"] == kind]
+
+    def properties(self, logical_id: str, names: Collection[str], values: dict[str, str]) -> dict[str, Any]:
+        """The resource's properties among `names`, resolved; `values` holds what a `!Ref` (or a
+        `!GetAtt X.Attribute`) to a resource gives locally."""
+        declared = self.resources[logical_id].get("Properties", {})
+        chosen = {name: value for name, value in declared.items() if name in names}
+        return dict(resolve_tree(chosen, self.params | values, self.conditions))
+
+
+def _deployment(template: dict[str, Any]) -> _Deployment:
+    parameters = template.get("Parameters", {})
+    params = parameter_values(template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in parameters})
+    enabled = enabled_resources(template, params)
+    return _Deployment(
+        params,
+        evaluate_conditions(template, params),
+        {logical_id: template["Resources"][logical_id] for logical_id in enabled},
+    )
 
 
 def create_template_resources(endpoint: str, template_path: Path) -> dict[str, str]:
-    """Create the template's buckets, queues, log groups, DirectPut delivery streams, Cognito user pools, SNS
-    topics and CloudWatch alarms; logical ID -> local name (or pool ID, client ID, topic ARN)."""
-    template = load_template(template_path)
-    resources = template.get("Resources", {})
+    """Create what the template deploys (resources whose condition is false are left out): its buckets,
+    queues, log groups, DirectPut delivery streams, Cognito user pools, SNS topics and CloudWatch alarms;
+    logical ID -> local name (or pool ID, client ID, topic ARN)."""
+    deployment = _deployment(load_template(template_path))
     clients = _clients(endpoint)
+    # What a `!Ref` to a resource gives locally, and the ARNs the templates read with `!GetAtt`
+    values = {logical_id: local_name(logical_id) for logical_id in deployment.resources}
+    for bucket in deployment.of_type("AWS::S3::Bucket"):
+        values[f"{bucket}.Arn"] = f"arn:aws:s3:::{local_name(bucket)}"
+    for role in deployment.of_type("AWS::IAM::Role"):
+        values[f"{role}.Arn"] = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name(role)}"
+    for bucket in deployment.of_type("AWS::S3::Bucket"):
+        clients["s3"].create_bucket(Bucket=local_name(bucket))
+    for queue in deployment.of_type("AWS::SQS::Queue"):
+        clients["sqs"].create_queue(QueueName=local_name(queue))
+    for log_group in deployment.of_type("AWS::Logs::LogGroup"):
+        with contextlib.suppress(clients["logs"].exceptions.ResourceAlreadyExistsException):
+            clients["logs"].create_log_group(logGroupName=local_name(log_group))
+    created = {
+        logical_id: local_name(logical_id)
+        for kind in ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
+        for logical_id in deployment.of_type(kind)
+    }
+    created |= _create_user_pools(clients["cognito-idp"], deployment, values)
+    created |= _create_delivery_streams(clients["firehose"], deployment, values)
+    created |= _create_topics_and_alarms(clients["sns"], clients["cloudwatch"], deployment, values)
+    return created
+
+
+def _create_delivery_streams(
+    firehose: Any, deployment: _Deployment, values: dict[str, str]
+) -> dict[str, str]:
     created: dict[str, str] = {}
-    for logical_id, resource in resources.items():
-        name = local_name(logical_id)
-        if resource["Type"] == "AWS::S3::Bucket":
-            clients["s3"].create_bucket(Bucket=name)
-            created[logical_id] = name
-        elif resource["Type"] == "AWS::SQS::Queue":
-            clients["sqs"].create_queue(QueueName=name)
-            created[logical_id] = name
-        elif resource["Type"] == "AWS::Logs::LogGroup":
-            with contextlib.suppress(clients["logs"].exceptions.ResourceAlreadyExistsException):
-                clients["logs"].create_log_group(logGroupName=name)
-            created[logical_id] = name
-    created |= _create_user_pools(clients["cognito-idp"], template)
-    for logical_id, resource in resources.items():
-        if resource["Type"] != "AWS::KinesisFirehose::DeliveryStream":
-            continue
-        destination = resource["Properties"]["ExtendedS3DestinationConfiguration"]
-        bucket = local_name(_referenced(destination["BucketARN"]) or "")
-        clients["firehose"].create_delivery_stream(
-            DeliveryStreamName=local_name(logical_id),
+    for stream in deployment.of_type("AWS::KinesisFirehose::DeliveryStream"):
+        destination = deployment.properties(stream, ["ExtendedS3DestinationConfiguration"], values)[
+            "ExtendedS3DestinationConfiguration"
+        ]
+        firehose.create_delivery_stream(
+            DeliveryStreamName=local_name(stream),
             DeliveryStreamType="DirectPut",
             ExtendedS3DestinationConfiguration={
-                "RoleARN": f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name('DeliveryRole')}",
-                "BucketARN": f"arn:aws:s3:::{bucket}",
+                "RoleARN": destination["RoleARN"],
+                "BucketARN": destination["BucketARN"],
                 # moto does not expand Firehose's !{timestamp:...} expressions: keep the fixed part.
                 "Prefix": str(destination.get("Prefix", "")).split("!{", 1)[0].rpartition("/")[0] + "/",
             },
         )
-        created[logical_id] = local_name(logical_id)
-    created |= _create_topics_and_alarms(clients["sns"], clients["cloudwatch"], template)
+        created[stream] = local_name(stream)
     return created
 
 
@@ -157,36 +190,18 @@ def _alarm_arguments(resolved: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def _local_parameters(template: dict[str, Any]) -> dict[str, str]:
-    """The template's parameter values locally: the defaults, and the local values the root would pass."""
-    parameters = template.get("Parameters", {})
-    return parameter_values(template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in parameters})
-
-
-def _create_topics_and_alarms(sns: Any, cloudwatch: Any, template: dict[str, Any]) -> dict[str, str]:
-    """The template's SNS topics, then its alarms with references resolved (a `!Ref` to a topic gives its
-    ARN, to another resource its local name); resources whose condition is false are left out."""
-    params = _local_parameters(template)
-    conditions = evaluate_conditions(template, params)
-    enabled = enabled_resources(template, params)
-    names = {logical_id: local_name(logical_id) for logical_id in enabled}
+def _create_topics_and_alarms(
+    sns: Any, cloudwatch: Any, deployment: _Deployment, values: dict[str, str]
+) -> dict[str, str]:
+    """The SNS topics, then the alarms (a `!Ref` to a topic gives its ARN)."""
     created: dict[str, str] = {}
-    for logical_id, kind in enabled.items():
-        if kind == "AWS::SNS::Topic":
-            arn = sns.create_topic(Name=local_name(logical_id))["TopicArn"]
-            created[logical_id] = names[logical_id] = arn
-    for logical_id, kind in enabled.items():
-        if kind != "AWS::CloudWatch::Alarm":
-            continue
-        properties = template["Resources"][logical_id].get("Properties", {})
-        resolved = {
-            key: resolve_tree(value, params | names, conditions)
-            for key, value in properties.items()
-            if key in (*ALARM_PROPERTIES, "AlarmName")
-        }
-        alarm_name = str(resolved.pop("AlarmName", None) or names[logical_id])
+    for topic in deployment.of_type("AWS::SNS::Topic"):
+        created[topic] = sns.create_topic(Name=local_name(topic))["TopicArn"]
+    for alarm in deployment.of_type("AWS::CloudWatch::Alarm"):
+        resolved = deployment.properties(alarm, (*ALARM_PROPERTIES, "AlarmName"), values | created)
+        alarm_name = str(resolved.pop("AlarmName", None) or local_name(alarm))
         cloudwatch.put_metric_alarm(AlarmName=alarm_name, **_alarm_arguments(resolved))
-        created[logical_id] = alarm_name
+        created[alarm] = alarm_name
     return created
 
 
@@ -222,45 +237,25 @@ def download_buckets(s3: Any, target: Path) -> dict[str, int]:
     return counts
 
 
-def _create_user_pools(cognito: Any, template: dict[str, Any]) -> dict[str, str]:
-    """The template's user pools with their resource servers, clients and groups.
+def _create_user_pools(cognito: Any, deployment: _Deployment, values: dict[str, str]) -> dict[str, str]:
+    """The user pools, then their resource servers, groups and app clients (a `!Ref` to a pool gives its ID).
 
     Returns logical ID -> user pool ID or app client ID.
     """
-    resources = template.get("Resources", {})
-    params = _local_parameters(template)
-    conditions = evaluate_conditions(template, params)
     created: dict[str, str] = {}
-    for logical_id, resource in resources.items():
-        if resource["Type"] == "AWS::Cognito::UserPool":
-            created[logical_id] = cognito.create_user_pool(PoolName=local_name(logical_id))["UserPool"]["Id"]
-    for resource in resources.values():
-        properties = resource.get("Properties", {})
-        pool_id = created.get(_referenced(properties.get("UserPoolId")) or "")
-        if pool_id is None:
-            continue
-        if resource["Type"] == "AWS::Cognito::UserPoolResourceServer":
-            cognito.create_resource_server(
-                UserPoolId=pool_id,
-                Identifier=properties["Identifier"],
-                Name=properties["Name"],
-                Scopes=properties.get("Scopes", []),
-            )
-        elif resource["Type"] == "AWS::Cognito::UserPoolGroup":
-            cognito.create_group(UserPoolId=pool_id, GroupName=properties["GroupName"])
-    for logical_id, resource in resources.items():
-        properties = resource.get("Properties", {})
-        pool_id = created.get(_referenced(properties.get("UserPoolId")) or "")
-        if resource["Type"] == "AWS::Cognito::UserPoolClient" and pool_id:
-            arguments = {
-                key: resolve_tree(value, params, conditions)
-                for key, value in properties.items()
-                if key in CLIENT_PROPERTIES
-            }
-            for key in CLIENT_NUMBERS & set(arguments):
-                arguments[key] = int(arguments[key])
-            client = cognito.create_user_pool_client(UserPoolId=pool_id, **arguments)["UserPoolClient"]
-            created[logical_id] = client["ClientId"]
+    for pool in deployment.of_type("AWS::Cognito::UserPool"):
+        created[pool] = cognito.create_user_pool(PoolName=local_name(pool))["UserPool"]["Id"]
+    for server in deployment.of_type("AWS::Cognito::UserPoolResourceServer"):
+        cognito.create_resource_server(
+            **deployment.properties(server, ("UserPoolId", "Identifier", "Name", "Scopes"), values | created)
+        )
+    for group in deployment.of_type("AWS::Cognito::UserPoolGroup"):
+        cognito.create_group(**deployment.properties(group, ("UserPoolId", "GroupName"), values | created))
+    for app_client in deployment.of_type("AWS::Cognito::UserPoolClient"):
+        arguments = deployment.properties(app_client, ("UserPoolId", *CLIENT_PROPERTIES), values | created)
+        for key in CLIENT_NUMBERS & set(arguments):
+            arguments[key] = int(arguments[key])
+        created[app_client] = cognito.create_user_pool_client(**arguments)["UserPoolClient"]["ClientId"]
     return created
 
 
@@ -288,8 +283,3 @@ CLIENT_NUMBERS = {"AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidit
 def environment(endpoint: str) -> dict[str, str]:
     """The variables that point boto3 (in this process and in the handlers) at the moto server."""
     return LOCAL_CREDENTIALS | {"AWS_ENDPOINT_URL": endpoint}
-
-
-def use_environment(values: dict[str, str]) -> None:
-    """Set `values` in this process's environment (the handlers read it as Lambda's)."""
-    os.environ.update(values)

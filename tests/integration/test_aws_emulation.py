@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from local import aws
-from local.functions import REPO, local_name
+from local.functions import LOCAL_ACCOUNT, REPO, local_name
 
 MONITORING_TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
@@ -98,3 +98,49 @@ def test_the_archive_template_gives_its_buckets_and_delivery_stream(moto_endpoin
     )
     destination = stream["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
     assert destination["BucketARN"] == f"arn:aws:s3:::{created['ArchiveBucket']}"
+    assert destination["RoleARN"] == f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name('DeliveryRole')}"
+
+
+CONDITIONAL_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  OnFailureDestination:
+    Type: String
+    Default: S3
+Conditions:
+  FailuresToS3: !Equals [!Ref OnFailureDestination, S3]
+  FailuresToSqs: !Equals [!Ref OnFailureDestination, SQS]
+Resources:
+  FailuresBucket:
+    Type: AWS::S3::Bucket
+    Condition: FailuresToS3
+  FailuresQueue:
+    Type: AWS::SQS::Queue
+    Condition: FailuresToSqs
+  QueueLogGroup:
+    Type: AWS::Logs::LogGroup
+    Condition: FailuresToSqs
+  QueueUserPool:
+    Type: AWS::Cognito::UserPool
+    Condition: FailuresToSqs
+  QueueAlarmTopic:
+    Type: AWS::SNS::Topic
+    Condition: FailuresToSqs
+"""
+
+
+def test_resources_behind_a_false_condition_are_not_created(moto_endpoint: str, tmp_path: Path) -> None:
+    template = tmp_path / "conditional.yaml"
+    template.write_text(CONDITIONAL_TEMPLATE)
+
+    created = aws.create_template_resources(moto_endpoint, template)
+
+    assert created == {"FailuresBucket": local_name("FailuresBucket")}
+    assert [b["Name"] for b in aws.client("s3", moto_endpoint).list_buckets()["Buckets"]] == [
+        local_name("FailuresBucket")
+    ]
+    assert "QueueUrls" not in aws.client("sqs", moto_endpoint).list_queues()
+    log_groups = aws.client("logs", moto_endpoint).describe_log_groups()["logGroups"]
+    assert local_name("QueueLogGroup") not in {group["logGroupName"] for group in log_groups}
+    assert aws.client("cognito-idp", moto_endpoint).list_user_pools(MaxResults=10)["UserPools"] == []
+    assert aws.client("sns", moto_endpoint).list_topics()["Topics"] == []
