@@ -12,19 +12,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from streaming_common.kafka_codec import KafkaRecord
+from streaming_common.kafka_codec import KafkaRecord, readable_key_and_headers
 from streaming_common.observability import logger
 
 
 def process_record(record: KafkaRecord, value: Any) -> None:
-    """Default: log the record. Replace with what your application does with each event."""
+    """Default: log the record, its key and headers as text (`keyBase64`, or a header's `valueBase64`, when
+    the bytes are not UTF-8, as in the archive). Replace with what your application does with each event."""
     if logger.log_level <= logging.INFO:  # skip building the log entry when INFO is off
         logger.info(
             "record",
             extra={
                 "partition": record.partition_id,
                 "offset": record.offset,
-                "key": record.key,
+                **readable_key_and_headers(record),
                 "value": value,
             },
         )

@@ -169,6 +169,21 @@ def _text_or_base64(data: bytes, text_field: str, base64_field: str) -> dict[str
         return {base64_field: base64.b64encode(data).decode("ascii")}
 
 
+def readable_key_and_headers(record: KafkaRecord) -> dict[str, Any]:
+    """The record's `key` and `headers` as the archive line writes them: UTF-8 text, or `keyBase64` /
+    a header's `valueBase64` when the bytes are not UTF-8 (also what the default consumer logs)."""
+    fields: dict[str, Any] = (
+        {"key": None} if record.key is None else _text_or_base64(record.key, "key", "keyBase64")
+    )
+    fields["headers"] = [
+        {"key": name, "value": None}
+        if value is None
+        else {"key": name, **_text_or_base64(value, "value", "valueBase64")}
+        for name, value in record.headers
+    ]
+    return fields
+
+
 def archive_document(record: KafkaRecord) -> dict[str, Any]:
     """The archive line of `record` as a dict, before serialisation."""
     document: dict[str, Any] = {
@@ -177,17 +192,8 @@ def archive_document(record: KafkaRecord) -> dict[str, Any]:
         "offset": record.offset,
         "timestamp": record.timestamp,
         "timestampType": record.timestamp_type,
+        **readable_key_and_headers(record),
     }
-    if record.key is None:
-        document["key"] = None
-    else:
-        document.update(_text_or_base64(record.key, "key", "keyBase64"))
-    document["headers"] = [
-        {"key": name, "value": None}
-        if value is None
-        else {"key": name, **_text_or_base64(value, "value", "valueBase64")}
-        for name, value in record.headers
-    ]
     if record.value is None:
         document["value"] = None
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,69 @@ def test_values_reach_process_record_decoded(
     consumer.lambda_handler(json.loads((EVENTS / "json-records.json").read_text()), lambda_context)
     assert None in seen  # the tombstone
     assert {"orderId": "o-0-100", "amount": 125.0, "currency": "EUR"} in seen
+
+
+@pytest.fixture
+def log_stream(consumer: Any) -> Iterator[io.StringIO]:
+    """What the functions' Powertools logger writes (to stdout in Lambda), for the test's duration."""
+    from streaming_common.observability import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
+
+
+def _logged_records(output: str) -> list[dict[str, Any]]:
+    """The default consumer's "record" log entries, as CloudWatch Logs receives them (JSON lines)."""
+    entries = [json.loads(line) for line in output.splitlines()]
+    return [entry for entry in entries if entry["message"] == "record"]
+
+
+def test_the_log_line_shows_key_and_headers_as_text_with_powertools_sample_event(
+    consumer: Any, lambda_context: FakeLambdaContext, log_stream: io.StringIO
+) -> None:
+    # Given the records of Powertools' own MSK sample event (tests/events/kafkaEventMsk.json in
+    # aws-powertools/powertools-lambda-python): key "recordKey", absent, null; header headerKey=headerValue
+    event = json.loads((EVENTS / "powertools-kafka-event-msk.json").read_text())
+    assert consumer.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    logged = _logged_records(log_stream.getvalue())
+    header = [{"key": "headerKey", "value": "headerValue"}]
+    assert [(e["partition"], e["offset"], e.get("key"), e["headers"], e["value"]) for e in logged] == [
+        ("mytopic-0", 15, "recordKey", header, {"key": "value"}),
+        ("mytopic-0", 15, None, header, {"key": "value"}),  # Powertools leaves out a null field
+        ("mytopic-0", 15, None, header, {"key": "value"}),
+    ]
+    assert "key" not in logged[1]
+    assert not any("keyBase64" in e for e in logged)
+
+
+def test_the_log_line_shows_bytes_that_are_not_utf8_in_base64(
+    consumer: Any, lambda_context: FakeLambdaContext, log_stream: io.StringIO
+) -> None:
+    records = [
+        KafkaRecord(
+            "orders",
+            0,
+            7,
+            0,
+            key=b"\xffkey",
+            value=b"{}",
+            headers=(("trace", b"t-1"), ("signature", b"\x00\x9f\x92\x96"), ("empty", None)),
+        )
+    ]
+    event = build_event(records, event_source_arn="arn", bootstrap_servers="b")
+    assert consumer.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    [entry] = _logged_records(log_stream.getvalue())
+    assert "key" not in entry
+    assert entry["keyBase64"] == "/2tleQ=="  # base64 of b"\xffkey"
+    assert entry["headers"] == [
+        {"key": "trace", "value": "t-1"},
+        {"key": "signature", "valueBase64": "AJ+Slg=="},  # base64 of b"\x00\x9f\x92\x96"
+        {"key": "empty", "value": None},
+    ]
 
 
 def _avro(value: dict[str, Any]) -> bytes:
