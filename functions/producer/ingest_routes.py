@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -65,25 +65,28 @@ class ProduceRequest(BaseModel):
         return f"ProduceRequest(<{len(self.records)} records>)"
 
 
-class RecordWritten(BaseModel):
+# The answers the route builds (200 and 207), typed so that mypy holds the code to the shapes the OpenAPI
+# document is generated from. TypedDicts, not models: they are plain dicts at run time, and a model per
+# record would cost a quarter of the request's CPU.
+class RecordWritten(TypedDict):
     """Where a record was stored."""
 
     partition: int
     offset: int
 
 
-class RecordFailed(BaseModel):
+class RecordFailed(TypedDict):
     """Why a record was not stored."""
 
-    errorCode: str  # noqa: N815 - the contract's field names
-    errorMessage: str  # noqa: N815
+    errorCode: str
+    errorMessage: str
     retriable: bool
 
 
-class ProduceResponse(BaseModel):
+class ProduceResponse(TypedDict):
     """The answer to a request: one entry per record, in request order."""
 
-    failedRecordCount: int  # noqa: N815
+    failedRecordCount: int
     records: list[RecordWritten | RecordFailed]
 
 
@@ -288,8 +291,7 @@ def produce_records(
             f"the brokers are unavailable ({failed[0].error_code})",
             headers={"Retry-After": str(settings.retry_after_seconds)},
         )
-    # The ProduceResponse shape, built as plain dicts: a model per record costs more than producing it.
-    answer = {
+    answer: ProduceResponse = {
         "failedRecordCount": len(failed),
         "records": [
             {"partition": o.partition, "offset": o.offset}

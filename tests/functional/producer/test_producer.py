@@ -9,11 +9,22 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
+from jsonschema import Draft202012Validator
 
+from local.functions import REPO
 from tests.conftest import FakeLambdaContext
 from tests.functional.producer.conftest import ScriptedProducer, use_producer
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "producer"
+
+
+def _check_against_contract(status: int, body: dict[str, Any]) -> None:
+    """The body is what docs/openapi.json documents for the status (its schemas come from the types the
+    route builds its answers with)."""
+    contract = json.loads((REPO / "docs" / "openapi.json").read_text())
+    response = contract["paths"]["/topics/{topic}/records"]["post"]["responses"][str(status)]
+    schema = response["content"]["application/json"]["schema"] | {"components": contract["components"]}
+    Draft202012Validator(schema).validate(body)
 
 
 def _call(handler: Any, name: str, context: FakeLambdaContext) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -21,7 +32,9 @@ def _call(handler: Any, name: str, context: FakeLambdaContext) -> tuple[int, dic
     response = handler.lambda_handler(event, context)
     headers = dict(response.get("headers") or {})
     headers |= {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
-    return response["statusCode"], json.loads(response["body"]), headers
+    body = json.loads(response["body"])
+    _check_against_contract(response["statusCode"], body)
+    return response["statusCode"], body, headers
 
 
 def test_a_valid_batch_is_written_and_answered_in_order(
