@@ -41,6 +41,16 @@ def consumer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     consumer_batch.value_decoder.cache_clear()
 
 
+@pytest.fixture
+def seen_values(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The values process_record is called with, in order (process_record replaced by a recorder)."""
+    import consumer_batch
+
+    seen: list[Any] = []
+    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
+    return seen
+
+
 def _metrics(stdout: str) -> dict[str, Any]:
     """The metric values of the EMF document the handler printed (single values unwrapped)."""
     for line in stdout.splitlines():
@@ -104,15 +114,11 @@ def test_every_record_failed_by_process_record_is_listed(
 
 
 def test_values_reach_process_record_decoded(
-    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    consumer: Any, lambda_context: FakeLambdaContext, seen_values: list[Any]
 ) -> None:
-    import consumer_batch
-
-    seen: list[Any] = []
-    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
     consumer.lambda_handler(json.loads((EVENTS / "json-records.json").read_text()), lambda_context)
-    assert None in seen  # the tombstone
-    assert {"orderId": "o-0-100", "amount": 125.0, "currency": "EUR"} in seen
+    assert None in seen_values  # the tombstone
+    assert {"orderId": "o-0-100", "amount": 125.0, "currency": "EUR"} in seen_values
 
 
 @pytest.fixture
@@ -185,33 +191,25 @@ def _avro(value: dict[str, Any]) -> bytes:
 
 
 def test_avro_values_are_decoded_with_the_configured_schema(
-    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch, seen_values: list[Any]
 ) -> None:
-    import consumer_batch
-
     monkeypatch.setenv("VALUE_FORMAT", "AVRO")
     monkeypatch.setenv("VALUE_SCHEMA", ORDER_SCHEMA)
-    seen: list[Any] = []
-    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
     records = [
         KafkaRecord("orders", 0, 1, 0, value=_avro({"orderId": "a-1", "amount": 9.5})),
         KafkaRecord("orders", 0, 2, 0, value=b"\x02"),  # truncated Avro
     ]
     event = build_event(records, event_source_arn="arn", bootstrap_servers="b:9098")
     response = consumer.lambda_handler(event, lambda_context)
-    assert seen == [{"orderId": "a-1", "amount": 9.5}]
+    assert seen_values == [{"orderId": "a-1", "amount": 9.5}]
     assert _failures(response) == [("orders-0", 2)]
 
 
 def test_protobuf_values_are_decoded_with_the_configured_message(
-    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch, seen_values: list[Any]
 ) -> None:
-    import consumer_batch
-
     monkeypatch.setenv("VALUE_FORMAT", "PROTOBUF")
     monkeypatch.setenv("VALUE_SCHEMA", "google.protobuf.struct_pb2:Struct")
-    seen: list[Any] = []
-    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
     message = struct_pb2.Struct()
     message.update({"orderId": "p-1", "amount": 3.0})
     records = [KafkaRecord("orders", 1, 7, 0, value=message.SerializeToString())]
@@ -219,7 +217,7 @@ def test_protobuf_values_are_decoded_with_the_configured_message(
         build_event(records, event_source_arn="arn", bootstrap_servers="b"), lambda_context
     )
     assert response == {"batchItemFailures": []}
-    assert seen == [{"orderId": "p-1", "amount": 3.0}]
+    assert seen_values == [{"orderId": "p-1", "amount": 3.0}]
 
 
 def test_binary_formats_need_a_schema(
@@ -233,20 +231,16 @@ def test_binary_formats_need_a_schema(
 
 
 def test_an_invalid_schema_fails_the_invocation_before_any_record(
-    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    consumer: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch, seen_values: list[Any]
 ) -> None:
     # A bad schema is the configuration's fault, not the records': Lambda retries the batch, nothing goes
     # to the on-failure destination
-    import consumer_batch
-
     monkeypatch.setenv("VALUE_FORMAT", "AVRO")
     monkeypatch.setenv("VALUE_SCHEMA", '{"type": "no-such-type"}')
-    seen: list[Any] = []
-    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: seen.append(value))
     event = json.loads((EVENTS / "json-records.json").read_text())
     with pytest.raises(KafkaConsumerAvroSchemaParserError, match="Invalid Avro schema"):
         consumer.lambda_handler(event, lambda_context)
-    assert seen == []
+    assert seen_values == []
 
 
 def test_a_full_six_megabyte_event(consumer: Any, lambda_context: FakeLambdaContext) -> None:
