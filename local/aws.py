@@ -90,9 +90,10 @@ class _Deployment:
         return dict(resolve_tree(chosen, self.params | values, self.conditions))
 
 
-def _deployment(template: dict[str, Any]) -> _Deployment:
+def _deployment(template: dict[str, Any], passed: dict[str, str]) -> _Deployment:
     parameters = template.get("Parameters", {})
-    params = parameter_values(template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in parameters})
+    given = {k: v for k, v in (LOCAL_PARAMETERS | passed).items() if k in parameters}
+    params = parameter_values(template, given)
     enabled = enabled_resources(template, params)
     return _Deployment(
         params,
@@ -101,11 +102,14 @@ def _deployment(template: dict[str, Any]) -> _Deployment:
     )
 
 
-def create_template_resources(endpoint: str, template_path: Path) -> dict[str, str]:
-    """Create what the template deploys (resources whose condition is false are left out): its buckets,
-    queues, log groups, DirectPut delivery streams, Cognito user pools, SNS topics and CloudWatch alarms;
-    logical ID -> local name (or pool ID, client ID, topic ARN)."""
-    deployment = _deployment(load_template(template_path))
+def create_template_resources(
+    endpoint: str, template_path: Path, parameters: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Create what the template deploys with these parameter values (by default, what the root would pass
+    locally; resources whose condition is false are left out): its buckets, queues, log groups, DirectPut
+    delivery streams, Cognito user pools, SNS topics and CloudWatch alarms; logical ID -> local name (or pool
+    ID, client ID, topic ARN)."""
+    deployment = _deployment(load_template(template_path), parameters or {})
     clients = _clients(endpoint)
     # What a `!Ref` to a resource gives locally, and the ARNs the templates read with `!GetAtt`
     values = {logical_id: local_name(logical_id) for logical_id in deployment.resources}
@@ -220,7 +224,8 @@ def option_templates(option: str) -> list[Path]:
         for logical_id, kind in enabled_resources(root, params).items()
         if kind == "AWS::Serverless::Application"
     ]
-    return [template for template in deployed if template not in CLUSTER_TEMPLATES]
+    # nested/kafka-function.yaml is nested twice by All (the consumer and the archive's forwarder)
+    return [template for template in dict.fromkeys(deployed) if template not in CLUSTER_TEMPLATES]
 
 
 def download_buckets(s3: Any, target: Path) -> dict[str, int]:

@@ -33,6 +33,7 @@ from local.functions import REPO, local_name
 from local.invoke import cold_container, function_spec
 from local.option_stack import INGEST_API, OPTIONS, QUIET, create_topic, required_scopes, topic_defaults
 from local.rest_front import RestFront
+from local.root_stack import create_option_resources
 
 RECORDS = 3000
 PER_REQUEST = 500
@@ -119,9 +120,7 @@ def main(option: str) -> int:
         # What the option's templates declare; the REST API's too, as the demo's records come in through it.
         deployed = aws.option_templates(option)
         templates = list(dict.fromkeys([*deployed, INGEST_API]))
-        created: dict[str, str] = {}
-        for template in templates:
-            created |= aws.create_template_resources(endpoint, template)
+        created = create_option_resources(endpoint, option, INGEST_API)
         pool_id, machine_client = created["UserPool"], created["MachineClient"]
         os.environ.update(aws.environment(endpoint))
         s3 = boto3.client("s3", endpoint_url=endpoint)

@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from local.cfn import evaluate_conditions, parameter_values, resolve_value
+from local.cfn import evaluate_conditions, parameter_values, references, resolve_value
 from local.functions import LOCAL_CLUSTER_ARN, LOCAL_PARAMETERS, FunctionSpec, load_template
 from local.kafka_events import build_event
 from local.lambda_context import LocalLambdaContext
@@ -30,6 +30,20 @@ from streaming_common.kafka_codec import KafkaRecord
 
 Handler = Callable[[dict[str, Any], Any], Any]
 Destination = Callable[[dict[str, Any]], None]
+
+
+def mapping_properties(template: dict[str, Any], function: str) -> dict[str, Any] | None:
+    """The properties of the template's MSK event source mapping that invokes `function` (a logical ID): an
+    `AWS::Lambda::EventSourceMapping` whose FunctionName names it (in any Fn::If branch), or the function's
+    own SAM `MSK` event."""
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Lambda::EventSourceMapping" and (function, None) in references(
+            properties.get("FunctionName")
+        ):
+            return dict(properties)
+    events = template.get("Resources", {}).get(function, {}).get("Properties", {}).get("Events", {})
+    return next((dict(e["Properties"]) for e in events.values() if e["Type"] == "MSK"), None)
 
 
 @dataclass(frozen=True)
@@ -50,14 +64,15 @@ class MappingConfig:
 
     @classmethod
     def from_template(cls, spec: FunctionSpec, topic: str) -> MappingConfig:
-        """Read the function's MSK event from its template, with the parameters' defaults."""
+        """Read the function's MSK event source mapping from its template, with the parameters' defaults."""
         template = load_template(spec.template)
         params = parameter_values(
             template, {k: v for k, v in LOCAL_PARAMETERS.items() if k in template.get("Parameters", {})}
         )
         conditions = evaluate_conditions(template, params)
-        properties = template["Resources"][spec.logical_id]["Properties"]
-        event = next(e["Properties"] for e in properties["Events"].values() if e["Type"] == "MSK")
+        event = mapping_properties(template, spec.logical_id)
+        if event is None:
+            raise ValueError(f"no MSK event source mapping invokes {spec.logical_id} in {spec.template.name}")
 
         def value(name: str, default: Any) -> Any:
             resolved = resolve_value(event[name], params, conditions) if name in event else None

@@ -24,13 +24,19 @@ LOCAL_REGION = "us-east-1"
 LOCAL_CLUSTER_ARN = (
     f"arn:aws:kafka:{LOCAL_REGION}:{LOCAL_ACCOUNT}:cluster/local/00000000-0000-0000-0000-000000000000-1"
 )
-# Values for the parameters the root stack wires into nested stacks (they have no default).
+# Values for the parameters the root stack wires into nested stacks (from nested/foundation.yaml and
+# nested/firehose-delivery.yaml's outputs, or the cluster's): locally, the local names of those resources.
 LOCAL_PARAMETERS = {
     "ClusterArn": LOCAL_CLUSTER_ARN,
     "SubnetIds": "subnet-00000000000000001",
     "SecurityGroupIds": "sg-00000000000000001",
     "BrokerSecurityGroupId": "sg-00000000000000001",
     "ClientSecurityGroupId": "sg-00000000000000002",
+    "KeyArn": f"arn:aws:kms:{LOCAL_REGION}:{LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000",
+    "LayerArn": f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:layer:local-sharedlayer:1",
+    "AccessLogsBucketName": "local-accesslogsbucket",
+    "DeliveryStreamName": "local-deliverystream",
+    "ArchiveBucketName": "local-archivebucket",
 }
 
 
@@ -62,6 +68,27 @@ def load_template(path: Path) -> dict[str, Any]:
     return dict(yaml_parse(path.read_text()))
 
 
+def _merged(shared: Any, own: Any) -> Any:
+    """SAM's Globals merge: maps merged key by key (recursively), anything else (an intrinsic included) is the
+    resource's own value."""
+    if not (isinstance(shared, dict) and isinstance(own, dict)):
+        return own
+    if _is_intrinsic(shared) or _is_intrinsic(own):
+        return own
+    return shared | {key: _merged(shared.get(key), value) for key, value in own.items()}
+
+
+def _is_intrinsic(node: dict[str, Any]) -> bool:
+    key = next(iter(node), "")
+    return len(node) == 1 and (key in ("Ref", "Condition") or key.startswith("Fn::"))
+
+
+def function_properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """A function's properties with the template's `Globals` merged in, as the SAM transform merges them."""
+    shared = template.get("Globals", {}).get("Function", {})
+    return dict(_merged(shared, template["Resources"][logical_id]["Properties"]))
+
+
 def _resolved_number(value: Any, params: dict[str, str], default: int) -> int:
     if isinstance(value, dict) and "Ref" in value:
         return int(params.get(value["Ref"], default))
@@ -85,7 +112,7 @@ def discover() -> dict[str, FunctionSpec]:
         for logical_id, resource in resources.items():
             if resource.get("Type") != "AWS::Serverless::Function":
                 continue
-            properties = resource["Properties"]
+            properties = function_properties(template, logical_id)
             folder = Path(properties["CodeUri"]).name
             variables = properties.get("Environment", {}).get("Variables", {})
             environment = {

@@ -19,6 +19,7 @@ from local import aws
 from local.broker import running_broker
 from local.functions import REPO, FunctionSpec, discover, load_handler
 from local.lambda_context import LocalLambdaContext
+from local.root_stack import applications_behind
 
 
 @contextmanager
@@ -62,7 +63,8 @@ def backends(spec: FunctionSpec) -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
         if {"DELIVERY_STREAM_NAME", "ARCHIVE_BUCKET_NAME"} & set(spec.environment):
             endpoint = stack.enter_context(aws.running_moto())
-            aws.create_template_resources(endpoint, spec.template)
+            for application in applications_behind(spec):
+                aws.create_template_resources(endpoint, application.template, application.parameters)
             overrides |= aws.environment(endpoint)
         if "KAFKA_AUTH" in spec.environment:
             bootstrap = stack.enter_context(running_broker())

@@ -32,9 +32,16 @@ from local.cloudwatch_logs import LogShipper
 from local.cognito import AccessTokenVerifier
 from local.containers import FunctionContainer
 from local.event_source_mapping import EventSourceMapping, MappingConfig, s3_destination
-from local.functions import REPO, FunctionSpec, discover, load_template, local_name
-from local.option_stack import INGEST_API, OPTIONS, create_topic, required_scopes, topic_defaults
+from local.functions import REPO, FunctionSpec, discover, local_name
+from local.option_stack import (
+    INGEST_API,
+    OPTIONS,
+    create_topic,
+    required_scopes,
+    topic_defaults,
+)
 from local.rest_front import RestFront
+from local.root_stack import create_option_resources, mapped_functions
 from local.stack_outputs import stack_outputs
 from local.token_endpoint import TokenEndpoint
 
@@ -59,18 +66,6 @@ class Running:
     mapped: list[FunctionSpec] = field(default_factory=list)
     token: str | None = None
     client_secret: str | None = None
-
-
-def _mapped_functions(templates: list[Path]) -> list[FunctionSpec]:
-    """The functions of these templates that an MSK event source mapping invokes."""
-    mapped = []
-    for spec in discover().values():
-        if spec.template not in templates:
-            continue
-        events = load_template(spec.template)["Resources"][spec.logical_id]["Properties"].get("Events", {})
-        if any(event["Type"] == "MSK" for event in events.values()):
-            mapped.append(spec)
-    return sorted(mapped, key=lambda spec: spec.name)
 
 
 def _poll_until_stopped(mapping: EventSourceMapping, stop: threading.Event) -> None:
@@ -103,9 +98,7 @@ def start(stack: ExitStack, option: str, folder: Path) -> Running:
     bootstrap = stack.enter_context(running_broker(folder / "tansu.log"))
     endpoint = stack.enter_context(aws.running_moto())
     templates = aws.option_templates(option)
-    created: dict[str, str] = {}
-    for template in templates:
-        created |= aws.create_template_resources(endpoint, template)
+    created = create_option_resources(endpoint, option)
     topic, partitions = topic_defaults()
     create_topic(bootstrap, topic, partitions)
     running = Running(option, folder, bootstrap, endpoint, topic, templates)
@@ -133,7 +126,7 @@ def start(stack: ExitStack, option: str, folder: Path) -> Running:
     stop_polling = threading.Event()
     s3 = aws.client("s3", endpoint)
     pollers: list[threading.Thread] = []
-    for spec in _mapped_functions(templates):
+    for spec in mapped_functions(option):
         container = FunctionContainer(spec, backends, shipper)
         stack.callback(container.close)
         container.start()

@@ -89,8 +89,9 @@ def test_the_ingest_api_template_gives_its_user_pool_and_clients(moto_endpoint: 
     assert [scope["ScopeName"] for server in servers for scope in server["Scopes"]] == ["write"]
 
 
-def test_the_archive_template_gives_its_buckets_and_delivery_stream(moto_endpoint: str) -> None:
+def test_the_archive_templates_give_their_buckets_and_delivery_stream(moto_endpoint: str) -> None:
     created = aws.create_template_resources(moto_endpoint, REPO / "nested" / "firehose-delivery.yaml")
+    created |= aws.create_template_resources(moto_endpoint, REPO / "nested" / "kafka-function.yaml")
     buckets = {b["Name"] for b in aws.client("s3", moto_endpoint).list_buckets()["Buckets"]}
     assert {created["ArchiveBucket"], created["FailedBatchesBucket"]} <= buckets
     stream = aws.client("firehose", moto_endpoint).describe_delivery_stream(

@@ -11,6 +11,7 @@ each mistake in a copy of a real template and shows the rule reporting it. Sourc
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import random
 import re
@@ -21,6 +22,8 @@ from itertools import product
 from math import prod
 from pathlib import Path
 from typing import Any
+
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from local.cfn import (
     NO_VALUE,
@@ -693,29 +696,69 @@ def _holds_data(resource: dict[str, Any]) -> bool:
 def data_is_retained(template: TemplateUnderTest) -> list[str]:
     """data-is-retained: resources that hold data (S3 buckets, MSK topics, SQS queues, DynamoDB tables, topic
     custom resources) have DeletionPolicy and UpdateReplacePolicy Retain, and so has every AWS::KMS::Key that
-    their encryption properties name: a kept bucket whose key is deleted cannot be read."""
+    their encryption properties name: a kept bucket whose key is deleted cannot be read. The key may come from
+    another stack: where a nested template encrypts kept data with a key parameter, the key that the parent
+    passes it (a resource of the parent, or another nested stack's output) must be retained too."""
     resources = template.translated["Resources"]
-    keys = {name for name, _ in _resources(template.translated, "AWS::KMS::Key")}
-    messages = []
-    encrypted: dict[str, list[str]] = {}
-    for name, resource in resources.items():
+    messages = [
+        template.message(name, f"holds data but its {missing} not Retain")
+        for name, resource in resources.items()
+        if _holds_data(resource) and (missing := _not_retained(resource))
+    ]
+    for key, holders in sorted(_keys_of_kept_data(template.translated).items()):
+        if key in resources and (missing := _not_retained(resources[key])):
+            messages.append(
+                template.message(key, f"encrypts {', '.join(sorted(holders))} but its {missing} not Retain")
+            )
+    for application, nested, passed in template.nested_templates():
+        for parameter, holders in sorted(_keys_of_kept_data(nested.translated).items()):
+            for producer, key in _keys_passed(template, passed.get(parameter)):
+                if missing := _not_retained(producer.translated["Resources"][key]):
+                    messages.append(
+                        producer.message(
+                            key,
+                            f"encrypts {', '.join(sorted(holders))} of {nested.name} (through "
+                            f"{application}'s {parameter}) but its {missing} not Retain",
+                        )
+                    )
+    return messages
+
+
+def _keys_of_kept_data(document: dict[str, Any]) -> dict[str, set[str]]:
+    """The AWS::KMS::Key resources and the parameters that encryption properties of kept data name, each with
+    the resources it encrypts."""
+    keys = {name for name, _ in _resources(document, "AWS::KMS::Key")} | set(document.get("Parameters", {}))
+    encrypted: dict[str, set[str]] = {}
+    for name, resource in document["Resources"].items():
         if not _holds_data(resource):
             continue
-        if missing := _not_retained(resource):
-            messages.append(template.message(name, f"holds data but its {missing} not Retain"))
         for node in _walk(resource.get("Properties", {})):
             for key, value in node.items() if isinstance(node, dict) else ():
                 if "kms" in key.lower() and "key" in key.lower():
                     for used in _references(value) & keys:
-                        encrypted.setdefault(used, []).append(name)
-    for key, holders in sorted(encrypted.items()):
-        if missing := _not_retained(resources[key]):
-            messages.append(
-                template.message(
-                    key, f"encrypts {', '.join(sorted(set(holders)))} but its {missing} not Retain"
-                )
-            )
-    return messages
+                        encrypted.setdefault(used, set()).add(name)
+    return encrypted
+
+
+def _keys_passed(template: TemplateUnderTest, value: Any) -> Iterator[tuple[TemplateUnderTest, str]]:
+    """(template, logical ID) of each AWS::KMS::Key that a value passed to a nested stack can be: a key of
+    `template`, or a key that another nested stack's output gives."""
+    for branch in _branches(value):
+        target = _get_att(branch)
+        if target is None:
+            yield from ((template, name) for name in _refs(branch) & set(_kms_keys(template.translated)))
+            continue
+        application, attribute = target
+        producer = template.nested(application) if application in template.applications() else None
+        if producer is None or not attribute.startswith("Outputs."):
+            continue
+        output = producer.translated.get("Outputs", {}).get(attribute.removeprefix("Outputs."), {})
+        keys = _references(output.get("Value")) & set(_kms_keys(producer.translated))
+        yield from ((producer, key) for key in sorted(keys))
+
+
+def _kms_keys(document: dict[str, Any]) -> list[str]:
+    return [name for name, _ in _resources(document, "AWS::KMS::Key")]
 
 
 def _not_retained(resource: dict[str, Any]) -> str:
@@ -1024,6 +1067,62 @@ def _nested_failures(nested: TemplateUnderTest, passed: dict[str, str]) -> list[
     return refused + evaluate_rules(nested.source, parameter_values(nested.source, passed))
 
 
+# ---------------------------------------------------------------------------------------------- 11
+def kafka_consumer_groups_per_stack(template: TemplateUnderTest) -> list[str]:
+    """kafka-consumer-groups-per-stack: an MSK or self-managed Kafka event source mapping names its consumer
+    group, and the name contains the stack's name and every parameter that decides a create-only property of
+    the mapping (from CloudFormation's resource schema, as cfn-lint ships it: EventSourceArn,
+    StartingPosition, ...). Lambda refuses a consumer group ID that another Kafka mapping holds: a template
+    nested twice needs the stack's name in it, and a replacement (which CloudFormation creates before it
+    deletes the old mapping) needs a name of its own. Without a name, Lambda picks a random group."""
+    document = template.translated
+    create_only = _create_only_properties("AWS::Lambda::EventSourceMapping")
+    parameters = set(document.get("Parameters", {}))
+    messages = []
+    for name, mapping in _resources(document, "AWS::Lambda::EventSourceMapping"):
+        properties = mapping.get("Properties", {})
+        # Only Kafka event sources (MSK and self-managed) take Topics.
+        if not {"Topics", "SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig"} & set(properties):
+            continue
+        config = properties.get("AmazonManagedKafkaEventSourceConfig") or properties.get(
+            "SelfManagedKafkaEventSourceConfig", {}
+        )
+        group = config.get("ConsumerGroupId")
+        if group is None:
+            messages.append(template.message(name, "names no ConsumerGroupId: Lambda picks a random one"))
+            continue
+        named = _references(group)
+        if "AWS::StackName" not in json.dumps(group):
+            messages.append(
+                template.message(
+                    name,
+                    f"ConsumerGroupId {json.dumps(group)} does not contain the stack's name: a second stack "
+                    "of this template would ask Lambda for a group ID that is already taken",
+                )
+            )
+        for prop in sorted(create_only & set(properties)):
+            if missing := (_references(properties[prop]) & parameters) - named:
+                messages.append(
+                    template.message(
+                        name,
+                        f"{prop} is create-only and depends on {', '.join(sorted(missing))}, which the "
+                        "ConsumerGroupId does not: changing it replaces the mapping, and Lambda refuses the "
+                        "new mapping the group that the old one still holds",
+                    )
+                )
+    return messages
+
+
+def _create_only_properties(resource_type: str) -> set[str]:
+    """The top-level create-only properties of a resource type, from the provider schema cfn-lint ships."""
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+    return {
+        path.removeprefix("/properties/")
+        for path in schema.get("createOnlyProperties", [])
+        if path.count("/") == 2
+    }
+
+
 RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "kms-context-matches-bucket-key": kms_context_matches_bucket_key,
     "no-suffix-on-log-group-arn": no_suffix_on_log_group_arn,
@@ -1036,4 +1135,5 @@ RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "vpc-endpoint-service-names-current": vpc_endpoint_service_names_current,
     "kafka-versions-from-a-list": kafka_versions_from_a_list,
     "nested-rules-hold-in-root": nested_rules_hold_in_root,
+    "kafka-consumer-groups-per-stack": kafka_consumer_groups_per_stack,
 }

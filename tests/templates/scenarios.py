@@ -23,6 +23,12 @@ SCRAM_SECRET = {
     "ScramSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_streaming-AbCdEf",
     "ScramSecretKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
 }
+# nested/kafka-function.yaml as the archive's forwarder (stream and bucket of nested/firehose-delivery.yaml)
+ARCHIVE = {
+    "Processor": "archive",
+    "DeliveryStreamName": "streaming-archive-DeliveryStream-1A2B3C4D",
+    "ArchiveBucketName": "streaming-archive-archivebucket-1a2b3c4d",
+}
 # Values for parameters that have no default (nested stacks wired by the root).
 WIRED = {
     "ClusterArn": (
@@ -33,6 +39,10 @@ WIRED = {
     "ClientSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
     "SecurityGroupIds": "sg-0bbbbbbbbbbbbbbbb",
     "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
+    # nested/foundation.yaml's outputs
+    "KeyArn": "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555",
+    "LayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:streaming-shared:1",
+    "AccessLogsBucketName": "streaming-accesslogs-1a2b3c4d",
 }
 
 SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
@@ -55,15 +65,12 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "defaults": {},
         "waf-scram-reserved": {"EnableWaf": "true", "ProducerReservedConcurrency": "50"} | SCRAM_SECRET,
     },
-    "lambda-consumer": {
-        "s3-destination": {},
-        "sqs-destination": {"OnFailureDestination": "SQS"},
-        "on-demand-scram": {"PollerMode": "OnDemand"} | SCRAM_SECRET,
-    },
-    "firehose-delivery": {
-        "s3-destination": {},
-        "sqs-destination": {"OnFailureDestination": "SQS"},
-        "on-demand-scram": {"PollerMode": "OnDemand"} | SCRAM_SECRET,
+    "kafka-function": {
+        "consumer-s3-destination": {},
+        "consumer-sqs-destination": {"OnFailureDestination": "SQS"},
+        "consumer-on-demand-scram": {"PollerMode": "OnDemand"} | SCRAM_SECRET,
+        "archive-s3-destination": ARCHIVE,
+        "archive-sqs-destination": ARCHIVE | {"OnFailureDestination": "SQS"},
     },
     "msk-cluster": {
         "provisioned-iam": {},

@@ -107,6 +107,15 @@ def test_nested_rules_hold_in_root(path: Path) -> None:
     assert rules.nested_rules_hold_in_root(template(path)) == []
 
 
+@each_template
+def test_kafka_consumer_groups_per_stack(path: Path) -> None:
+    """kafka-consumer-groups-per-stack. Source: CloudFormation AWS::Lambda::EventSourceMapping
+    AmazonManagedKafkaEventSourceConfig ("The consumer group ID must be unique among all your Kafka event
+    sources. After creating a Kafka event source mapping with the consumer group ID specified, you cannot
+    update this value")."""
+    assert rules.kafka_consumer_groups_per_stack(template(path)) == []
+
+
 def test_every_rule_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert {function.__name__ for function in rules.RULES.values()} <= tested

@@ -16,6 +16,7 @@ from tests.templates.sam_offline import REPO
 
 ROOT = "template.yaml"
 FIREHOSE = "nested/firehose-delivery.yaml"
+KAFKA_FUNCTION = "nested/kafka-function.yaml"
 INGEST = "nested/ingest-api.yaml"
 CLUSTER = "nested/msk-cluster.yaml"
 NETWORK = "nested/network.yaml"
@@ -96,13 +97,24 @@ def test_kms_context_in_one_fn_if_branch_is_caught() -> None:
 
 
 def test_kms_context_in_a_sam_function_policy_is_caught(tmp_path: Path) -> None:
-    # Given the forwarder function's own SAM Policies get an object-only condition on the archive's key
-    template = real(FIREHOSE)
-    oversize = statement(template.source, "ForwarderFunction", "EncryptOversizeLines")
-    oversize["Condition"] = {"StringLike": {S3_CONTEXT: {"Fn::Sub": "${ArchiveBucket.Arn}/oversize/*"}}}
-    # Then the role SAM generates for it is reported
+    # Given the consumer function's own SAM Policies get an object-only condition on its failed batches' key
+    template = real(KAFKA_FUNCTION)
+    template.source["Resources"]["ConsumerFunction"]["Properties"]["Policies"].append(
+        {
+            "Statement": [
+                {
+                    "Sid": "ReadFailedBatches",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": {"Ref": "KeyArn"},
+                    "Condition": {"StringLike": {S3_CONTEXT: {"Fn::Sub": "${FailedBatchesBucket.Arn}/*"}}},
+                }
+            ]
+        }
+    )
+    # Then the role SAM generates for it is reported (the bucket uses an S3 Bucket Key)
     messages = rules.kms_context_matches_bucket_key(transformed(tmp_path, template))
-    assert reported(messages, "ForwarderFunctionRole", "ArchiveBucket")
+    assert reported(messages, "ConsumerFunctionRole", "FailedBatchesBucket", "Bucket Key")
 
 
 # -------------------------------------------------------------------------------- no-suffix-on-log-group-arn
@@ -290,7 +302,7 @@ def test_a_vpc_cidr_that_refuses_private_blocks_is_caught() -> None:
         (CLUSTER, "Topic", "DeletionPolicy"),
         (CLUSTER, "ServerlessTopic", "UpdateReplacePolicy"),
         (FIREHOSE, "ArchiveBucket", "DeletionPolicy"),
-        (FIREHOSE, "FailedBatchesQueue", "UpdateReplacePolicy"),
+        (KAFKA_FUNCTION, "FailedBatchesQueue", "UpdateReplacePolicy"),
     ],
 )
 def test_data_that_is_not_retained_is_caught(name: str, resource: str, policy: str) -> None:
@@ -310,10 +322,25 @@ def test_a_topic_custom_resource_of_any_type_must_be_retained() -> None:
 
 
 def test_the_key_of_retained_data_must_be_retained() -> None:
-    # Given the key that encrypts the archive bucket is deleted with the stack
-    template = real(FIREHOSE)
-    template.translated["Resources"]["FunctionKey"]["DeletionPolicy"] = "Delete"
-    assert reported(rules.data_is_retained(template), "FunctionKey", "ArchiveBucket", "DeletionPolicy")
+    # Given the key that encrypts a retained queue is deleted with the stack
+    template = real(KAFKA_FUNCTION)
+    template.translated["Resources"]["FailedBatchesQueue"]["Properties"]["KmsMasterKeyId"] = {
+        "Fn::GetAtt": ["QueueKey", "Arn"]
+    }
+    template.translated["Resources"]["QueueKey"] = {"Type": "AWS::KMS::Key", "Properties": {}}
+    assert reported(rules.data_is_retained(template), "QueueKey", "FailedBatchesQueue", "DeletionPolicy")
+
+
+def test_the_key_another_stack_passes_for_retained_data_must_be_retained() -> None:
+    # Given the deployment's key (nested/foundation.yaml) is deleted with the stack, while the archive and the
+    # failed batches that the root's other nested stacks encrypt with it are kept
+    template = real(ROOT)
+    foundation = template.nested("Foundation")
+    assert foundation is not None
+    foundation.translated["Resources"]["DeploymentKey"]["DeletionPolicy"] = "Delete"
+    messages = rules.data_is_retained(template)
+    assert reported(messages, "foundation.yaml DeploymentKey", "ArchiveBucket", "FirehoseArchive's KeyArn")
+    assert reported(messages, "DeploymentKey", "FailedBatchesQueue", "LambdaConsumer's KeyArn")
 
 
 # ------------------------------------------------------------------------ vpc-endpoint-service-names-current
@@ -408,7 +435,7 @@ def test_a_nested_rule_of_an_optional_stack_missing_from_the_root_is_caught() ->
     template = real(ROOT)
     without_rules_on(template.source, "ValueSchema")
     messages = rules.nested_rules_hold_in_root(template)
-    assert reported(messages, "LambdaConsumer", "nested/lambda-consumer.yaml refuses", "ValueSchema")
+    assert reported(messages, "LambdaConsumer", "nested/kafka-function.yaml refuses", "ValueSchema")
 
 
 def test_a_root_value_the_nested_stack_does_not_allow_is_caught() -> None:
@@ -417,3 +444,20 @@ def test_a_root_value_the_nested_stack_does_not_allow_is_caught() -> None:
     template.source["Parameters"]["KafkaVersion"]["AllowedValues"].append("3.7.x")
     messages = rules.nested_rules_hold_in_root(template)
     assert reported(messages, "Cluster", "KafkaVersion='3.7.x' is not an allowed value")
+
+
+# ------------------------------------------------------------------------- kafka-consumer-groups-per-stack
+def test_a_fixed_consumer_group_is_caught() -> None:
+    # Given the function template's mapping joins a fixed group, the same for every stack that nests it
+    template = real(KAFKA_FUNCTION)
+    mapping = template.translated["Resources"]["EventSourceMapping"]["Properties"]
+    mapping["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"] = "streaming-consumer"
+    assert reported(rules.kafka_consumer_groups_per_stack(template), "EventSourceMapping", "stack's name")
+    # And a group that does not change with a create-only property's parameter (the starting position)
+    mapping["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"] = {"Fn::Sub": "${AWS::StackName}-group"}
+    messages = rules.kafka_consumer_groups_per_stack(template)
+    assert reported(messages, "StartingPosition is create-only", "depends on StartingPosition")
+    assert reported(messages, "EventSourceArn is create-only", "depends on ClusterArn")
+    # And a mapping with no group at all
+    del mapping["AmazonManagedKafkaEventSourceConfig"]
+    assert reported(rules.kafka_consumer_groups_per_stack(template), "EventSourceMapping", "random")

@@ -3,6 +3,7 @@ enables exactly the nested applications, and they exactly the resources, that th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ PRIVATE_SUBNETS = {f"{kind}{az}" for kind in ("PrivateSubnet", "PrivateRouteTabl
 }
 FLOW_LOGS = {"FlowLogGroup", "FlowLogRole", "FlowLog"}
 # Chooses (new VPC) or checks (existing VPC) the Availability Zones before anything is built.
-ZONE_CHECK = {"LogsKey", "SharedLayer", "ZonesLogGroup", "ZonesFunction", "Zones"}
+ZONE_CHECK = {"ZonesLogGroup", "ZonesFunction", "Zones"}
 INTERFACE_ENDPOINTS = {"Endpoints"}  # the nested nested/vpc-endpoints.yaml
 NEW_VPC_WITH_ENDPOINTS = (
     {"Vpc", "S3GatewayEndpoint"}
@@ -49,20 +50,18 @@ NEW_VPC_WITH_ENDPOINTS = (
     | INTERFACE_ENDPOINTS
     | SECURITY_GROUPS
 )
-PROVISIONED_IAM_CLUSTER = {"ClusterKey", "ClusterKeyAlias", "BrokerLogGroup", "Cluster", "Topic"}
+PROVISIONED_IAM_CLUSTER = {"BrokerLogGroup", "Cluster", "Topic"}
 
+# nested/kafka-function.yaml: one function on the event source mapping, whichever its Processor
 EVENT_SOURCE_FUNCTION = {
-    "FunctionKey",
-    "SharedLayer",
-    "AccessLogsBucket",
-    "AccessLogsBucketPolicy",
     "FailedBatchesBucket",
     "FailedBatchesBucketPolicy",
+    "ReadTheTopicPolicy",
+    "EventSourceMapping",
 }
 LAMBDA_CONSUMER = EVENT_SOURCE_FUNCTION | {"ConsumerLogGroup", "ConsumerFunction"}
-FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
-    "ForwarderLogGroup",
-    "ForwarderFunction",
+ARCHIVE_FORWARDER = EVENT_SOURCE_FUNCTION | {"ForwarderLogGroup", "ForwarderFunction"}
+FIREHOSE_ARCHIVE = {
     "ArchiveBucket",
     "ArchiveBucketPolicy",
     "DeliveryLogGroup",
@@ -71,8 +70,6 @@ FIREHOSE_ARCHIVE = EVENT_SOURCE_FUNCTION | {
     "DeliveryStream",
 }
 INGEST_API = {
-    "IngestKey",
-    "SharedLayer",
     "AccountRoleLogGroup",
     "AccountRoleFunction",
     "AccountCloudWatchRole",
@@ -91,23 +88,36 @@ INGEST_API = {
     "ProducerFunction",
 }
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
-# Every option looks the brokers up once (outside the VPC) and hands them to its components.
-BROKER_LOOKUP = {
-    "Brokers": {"LogsKey", "SharedLayer", "LookupLogGroup", "LookupFunction", "BootstrapBrokers"}
+# Every option gets the deployment's key, layer and access logs bucket, and reads the cluster (new or
+# existing) from one place, which also looks the brokers up once (outside the VPC).
+SHARED_STACKS = {
+    "Foundation": {
+        "DeploymentKey",
+        "DeploymentKeyAlias",
+        "SharedLayer",
+        "AccessLogsBucket",
+        "AccessLogsBucketPolicy",
+    },
+    "ClusterConnection": {"LookupLogGroup", "LookupFunction", "BootstrapBrokers"},
 }
 # Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
 # they are built.
 OPTION_STACKS: dict[str, dict[str, set[str]]] = {
     "ClusterWithRestApi": {"IngestApi": INGEST_API},
     "LambdaConsumer": {"LambdaConsumer": LAMBDA_CONSUMER},
-    "LambdaFirehoseS3": {"FirehoseArchive": FIREHOSE_ARCHIVE},
+    "LambdaFirehoseS3": {"FirehoseArchive": FIREHOSE_ARCHIVE, "ArchiveForwarder": ARCHIVE_FORWARDER},
     "FlinkS3": {},
-    "All": {"IngestApi": INGEST_API, "LambdaConsumer": LAMBDA_CONSUMER, "FirehoseArchive": FIREHOSE_ARCHIVE},
+    "All": {
+        "IngestApi": INGEST_API,
+        "LambdaConsumer": LAMBDA_CONSUMER,
+        "FirehoseArchive": FIREHOSE_ARCHIVE,
+        "ArchiveForwarder": ARCHIVE_FORWARDER,
+    },
 }
 
 
 def _expected(option: str, cluster_mode: str) -> dict[str, set[str]]:
-    return (CLUSTER_STACKS if cluster_mode == "new-cluster" else {}) | BROKER_LOOKUP | OPTION_STACKS[option]
+    return (CLUSTER_STACKS if cluster_mode == "new-cluster" else {}) | SHARED_STACKS | OPTION_STACKS[option]
 
 
 def _nested_resources(root: dict[str, Any], params: dict[str, str]) -> dict[str, set[str]]:
@@ -145,11 +155,12 @@ def test_option_deploys_exactly_what_it_needs(option: str, cluster_mode: str) ->
         "cluster-bootstrap",
         *OPTION_COMPONENTS[option],
     ]
-    assert output_value(root, params, "ClusterArn") == (
+    assert nested_parameters(root, "ClusterConnection", params)["ClusterArn"] == (
         "<Cluster.Outputs.ClusterArn>"
         if cluster_mode == "new-cluster"
         else EXISTING_CLUSTER["ExistingClusterArn"]
     )
+    assert output_value(root, params, "ClusterArn") == "<ClusterConnection.Outputs.ClusterArn>"
 
 
 def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() -> None:
@@ -157,11 +168,13 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
     params = parameter_values(root, EXISTING_CLUSTER)
     resources = _nested_resources(root, params)
     assert not {"Network", "Cluster"} & set(resources)
-    assert nested_parameters(root, "Brokers", params)["ClusterArn"] == EXISTING_CLUSTER["ExistingClusterArn"]
-    assert output_value(root, params, "SubnetIds") == EXISTING_CLUSTER["ExistingClusterSubnetIds"]
-    # The options consume the existing cluster, not a new one
+    connection = nested_parameters(root, "ClusterConnection", params)
+    assert connection["ClusterArn"] == EXISTING_CLUSTER["ExistingClusterArn"]
+    assert connection["SubnetIds"] == EXISTING_CLUSTER["ExistingClusterSubnetIds"]
+    assert connection["SecurityGroupIds"] == EXISTING_CLUSTER["ExistingClusterSecurityGroupIds"]
+    # The options consume the existing cluster, through the connection's outputs
     passed = nested_parameters(root, "LambdaConsumer", params)
-    assert passed["ClusterArn"] == EXISTING_CLUSTER["ExistingClusterArn"]
+    assert passed["ClusterArn"] == "<ClusterConnection.Outputs.ClusterArn>"
 
 
 @pytest.mark.parametrize(
@@ -174,7 +187,6 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
             {
                 "ServerlessCluster",
                 "ServerlessBootstrap",
-                "SharedLayer",
                 "TopicProvisionerLogGroup",
                 "TopicProvisionerFunction",
                 "ServerlessTopic",
@@ -219,7 +231,8 @@ def test_cluster_types_and_authentication(
 )
 def test_network_modes(overrides: dict[str, str], expected: set[str]) -> None:
     network = load_template(REPO / "nested/network.yaml")
-    assert set(enabled_resources(network, parameter_values(network, overrides))) == expected
+    wired = {k: v for k, v in WIRED.items() if k in ("KeyArn", "LayerArn")}
+    assert set(enabled_resources(network, parameter_values(network, wired | overrides))) == expected
 
 
 @pytest.mark.parametrize(("route_tables", "s3_gateway"), [("", False), ("rtb-0aaaaaaaaaaaaaaaa", True)])
@@ -261,3 +274,45 @@ def test_the_zone_check_knows_every_interface_endpoint_the_stack_creates() -> No
         and endpoint["Properties"]["VpcEndpointType"] == "Interface"
     ]
     assert sorted(checked) == sorted(created)
+
+
+def test_the_choice_of_cluster_is_made_in_one_place() -> None:
+    # Given the root template: a new cluster or an existing one (ExistingClusterArn)
+    root = load_template(REPO / "template.yaml")
+    connection = load_template(REPO / "nested/cluster-bootstrap.yaml")
+    # Then only the cluster connection's parameters choose between them (no option's parameters do) ...
+    choosing = {
+        application
+        for application, resource in root["Resources"].items()
+        if "CreateCluster" in json.dumps(resource.get("Properties", {}).get("Parameters", {}))
+    }
+    assert choosing == {"ClusterConnection"}
+    # ... and the connection hands each choice on unchanged, as the output of the same name
+    for name in ("ClusterArn", "SubnetIds", "SecurityGroupIds", "ScramSecretArn", "ScramSecretKeyArn"):
+        assert connection["Outputs"][name]["Value"] == {"Ref": name}
+    # And every option reads the cluster from the connection's outputs
+    for application in ("IngestApi", "LambdaConsumer", "ArchiveForwarder"):
+        passed = root["Resources"][application]["Properties"]["Parameters"]
+        assert passed["ClusterArn"] == {"Fn::GetAtt": ["ClusterConnection", "Outputs.ClusterArn"]}
+
+
+def test_the_layer_is_published_once_per_deployment() -> None:
+    # Given every template of the repository
+    layers = {
+        path.name: [
+            name
+            for name, resource in load_template(path)["Resources"].items()
+            if resource["Type"] in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+        ]
+        for path in [REPO / "template.yaml", *sorted((REPO / "nested").glob("*.yaml"))]
+    }
+    # Then only nested/foundation.yaml publishes the layer, and the root nests it once
+    assert {name: found for name, found in layers.items() if found} == {"foundation.yaml": ["SharedLayer"]}
+    root = load_template(REPO / "template.yaml")
+    foundations = [
+        name
+        for name, resource in root["Resources"].items()
+        if resource.get("Properties", {}).get("Location") == "nested/foundation.yaml"
+    ]
+    assert foundations == ["Foundation"]
+    assert "Condition" not in root["Resources"]["Foundation"]

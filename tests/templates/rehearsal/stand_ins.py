@@ -57,6 +57,16 @@ def _is_kafka_source(value_of: Callable[[str], Any]) -> bool:
     return value_of("SelfManagedEventSource") is not None or ":kafka:" in str(source or "")
 
 
+def _generated_name(fields: Mapping[str, Any], limit: int) -> str:
+    """The name CloudFormation generates for an unnamed resource whose names are at most `limit` long: the
+    stack's name and the logical ID, shortened to fit, and a random suffix (here a fixed one)."""
+    suffix = "-1A2B3C4D5E6F"
+    room = limit - len(suffix) - 1
+    stack, name = str(fields["stack"]), str(fields["name"])
+    stack = stack[: max(room - len(name), room // 2)]
+    return f"{stack}-{name}"[:room] + suffix
+
+
 CLUSTER_ARN = "arn:aws:kafka:{region}:{account}:cluster/{name}/11111111-2222-3333-4444-555555555555-1"
 
 PLACEHOLDERS: dict[str, Placeholder] = {
@@ -117,8 +127,13 @@ PLACEHOLDERS: dict[str, Placeholder] = {
     ),
     "AWS::KinesisFirehose::DeliveryStream": Placeholder(
         "moto implements the Firehose API but not this CloudFormation type",
-        "{stack}-{name}",
-        {"Arn": "arn:aws:firehose:{region}:{account}:deliverystream/{stack}-{name}"},
+        lambda fields: _generated_name(fields, 64),
+        {
+            "Arn": lambda fields: (
+                f"arn:aws:firehose:{fields['region']}:{fields['account']}:deliverystream/"
+                + _generated_name(fields, 64)
+            )
+        },
     ),
     "AWS::S3::BucketPolicy": Placeholder("moto's CloudFormation has S3 buckets only", "{name}"),
     "AWS::SQS::QueuePolicy": Placeholder("moto's CloudFormation has SQS queues only", "{name}"),
@@ -136,6 +151,11 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         },
     ),
     "AWS::WAFv2::WebACLAssociation": Placeholder("moto has no WAFv2 in CloudFormation", "{name}"),
+    "AWS::Lambda::LayerVersion": Placeholder(
+        "moto creates layer versions, but its LayerVersion model has no physical_resource_id: `Ref` gives the"
+        " Python object, not the ARN that nested stacks receive (and check against LayerArn's pattern)",
+        "arn:aws:lambda:{region}:{account}:layer:{name}:1",
+    ),
     "AWS::Lambda::EventSourceMapping": Placeholder(
         "moto's event source mappings take SQS, DynamoDB and Kinesis sources only"
         " (awslambda/models.py: 'Invalid EventSourceArn' for an MSK cluster)",
@@ -249,6 +269,14 @@ def _detach_and_delete_gateway(api: Callable[[str], Any], gateway_id: str) -> No
     ec2.delete_internet_gateway(InternetGatewayId=gateway_id)
 
 
+def _detach_and_delete_policy(api: Callable[[str], Any], policy_arn: str) -> None:
+    """A managed policy, detached first from the roles still holding it (as CloudFormation requires)."""
+    iam = api("iam")
+    for role in iam.list_entities_for_policy(PolicyArn=policy_arn, EntityFilter="Role")["PolicyRoles"]:
+        iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=policy_arn)
+    iam.delete_policy(PolicyArn=policy_arn)
+
+
 def _disassociate_and_delete_route_table(api: Callable[[str], Any], route_table_id: str) -> None:
     ec2 = api("ec2")
     for table in ec2.describe_route_tables(RouteTableIds=[route_table_id])["RouteTables"]:
@@ -277,9 +305,7 @@ DELETERS: dict[str, Deleter] = {
     "AWS::EC2::InternetGateway": Deleter(NOT_DELETED, _detach_and_delete_gateway),
     "AWS::EC2::VPCGatewayAttachment": Deleter(f"{NOT_DELETED}; goes with its internet gateway", None),
     "AWS::EC2::SecurityGroupIngress": Deleter(f"{NOT_DELETED}; goes with its security group", None),
-    "AWS::Lambda::LayerVersion": Deleter(
-        f"{NOT_DELETED} and gives it no physical ID to delete it by; a layer version holds nothing up", None
-    ),
+    "AWS::IAM::ManagedPolicy": Deleter(NOT_DELETED, _detach_and_delete_policy),
     "AWS::Lambda::Permission": Deleter(f"{NOT_DELETED}; goes with its function", None),
     "AWS::ApiGateway::RestApi": Deleter(
         NOT_DELETED, lambda api, i: api("apigateway").delete_rest_api(restApiId=i)
