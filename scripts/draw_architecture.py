@@ -1,4 +1,4 @@
-"""Draw docs/architecture.svg: the solution's data flow (design.md §1), as plain SVG with no dependencies.
+"""Draw docs/architecture.svg: the solution's data flow, as plain SVG with no dependencies.
 
 Usage: python scripts/draw_architecture.py docs/architecture.svg
 """

@@ -1,4 +1,5 @@
-"""The REST ingestion API: `POST /topics/{topic}/records` (design.md §4), on Powertools' REST resolver.
+"""The REST ingestion API: `POST /topics/{topic}/records` on Powertools' REST resolver
+(docs/options/cluster-with-rest-api.md, docs/openapi.json).
 
 Every record is checked before any is produced (all or nothing); then each gets its own answer.
 | status | when |

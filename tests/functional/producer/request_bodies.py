@@ -1,5 +1,5 @@
 """Request bodies for the producer's bad-input tests (functional and integration tiers): the fuzzing
-report's reproductions (../shared/reference/api-fuzzing.md) and a hypothesis strategy for bodies with nasty
+report's reproductions and a hypothesis strategy for bodies with nasty
 strings, numbers and nesting, with an oracle (Python's json) for what must be refused and what must arrive."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Bad input from the fuzzing report (../shared/reference/api-fuzzing.md, D1 to D5) gets a 400 naming the
-field and nothing is produced; whatever is accepted reaches Kafka as the JSON that was sent (a property
-test over generated bodies with nasty strings, numbers and nesting)."""
+"""Bad input from an independent fuzzing of the API (items D1 to D5; docs/local.md lists what it found)
+gets a 400 naming the field and nothing is produced; whatever is accepted reaches Kafka as the JSON that was
+sent (a property test over generated bodies with nasty strings, numbers and nesting)."""
 
 from __future__ import annotations
 

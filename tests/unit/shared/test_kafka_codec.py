@@ -1,4 +1,4 @@
-"""The Kafka record codec: Lambda MSK event records and archive lines (design.md §4)."""
+"""The Kafka record codec: Lambda MSK event records and archive lines (docs/archive-format.md)."""
 
 from __future__ import annotations
 
