@@ -57,7 +57,7 @@ test: venv ## Run every test tier except e2e against AWS
 	$(MAKE) --no-print-directory e2e-local
 	$(MAKE) --no-print-directory fuzz-api
 
-test-flink: $(FLINK_VENV)/.installed ## The Flink job in a local PyFlink MiniCluster (Python 3.11)
+test-flink: $(FLINK_VENV)/.installed flink-package ## The Flink job in a local PyFlink MiniCluster (Python 3.11)
 	$(FLINK_BIN)/pytest --confcutdir=tests/flink tests/flink
 
 test-unit: venv ## Unit and functional tests only (fast)
@@ -68,6 +68,34 @@ test-templates: venv ## SAM transform, cfn-lint, checkov and the option matrix
 
 test-integration: venv ## Tests against the local broker and moto server
 	$(BIN)/pytest tests/integration
+
+# The FlinkS3 application package: Maven (Java 17, Maven 3.6.3 or later; downloads cached in ~/.m2) shades the
+# Kafka connector and aws-msk-iam-auth into one uber-jar and zips it with the job's modules
+# (functions/flink_app/pom.xml, assembly.xml). The zip is rebuilt only when the job's files change.
+FLINK_APP := functions/flink_app
+FLINK_ZIP := build/flink/flink-analytics.zip
+FLINK_JAR := $(FLINK_APP)/target/pyflink-dependencies.jar
+# The deployer function carries the zip as its own artefact (gitignored copy).
+FLINK_DEPLOYER_ZIP := functions/flink_deployer/application.zip
+# Maven 3.8's -q still writes ANSI resets: strip them, keep any error it prints.
+MVN := mvn -B -q -Dstyle.color=never
+STRIP_ANSI := sed -e 's/\x1b\[[0-9;]*m//g'
+
+.PHONY: flink-package flink-jar
+$(FLINK_ZIP): $(FLINK_APP)/pom.xml $(FLINK_APP)/assembly.xml $(wildcard $(FLINK_APP)/*.py)
+	@command -v mvn >/dev/null || { echo "Maven not found: install Maven 3.6.3+ and Java 17 (apt-get install maven openjdk-17-jdk-headless)" >&2; exit 1; }
+	$(MVN) -f $(FLINK_APP)/pom.xml package 2>&1 | $(STRIP_ANSI)
+
+$(FLINK_DEPLOYER_ZIP): $(FLINK_ZIP)
+	@mkdir -p $(@D)
+	cp $< $@
+
+flink-package: $(FLINK_DEPLOYER_ZIP) ## The FlinkS3 application zip (main.py + lib/pyflink-dependencies.jar); prints its path last
+	@echo $(abspath $(FLINK_ZIP))
+
+flink-jar: $(FLINK_ZIP) ## The job's uber-jar alone (built with the zip); prints its path last
+	@test -f $(FLINK_JAR) || $(MVN) -f $(FLINK_APP)/pom.xml package 2>&1 | $(STRIP_ANSI)
+	@echo $(abspath $(FLINK_JAR))
 
 .PHONY: rehearse
 rehearse: $(VENV)/.installed ## Deploy rehearsal: sam package, then the 10 option rows created and deleted in moto's CloudFormation (make test runs it as tests/templates/test_rehearsal.py)
@@ -98,6 +126,7 @@ diagram: venv ## Redraw docs/architecture.svg
 
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(FLINK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(FLINK_APP)/target build/flink $(FLINK_DEPLOYER_ZIP)
 
 LOCAL_PATH := layers/shared:$(subst $(eval) ,:,$(wildcard functions/*)):.
 
