@@ -85,6 +85,7 @@ STRIP_ANSI := sed -e 's/\x1b\[[0-9;]*m//g'
 $(FLINK_ZIP): $(FLINK_APP)/pom.xml $(FLINK_APP)/assembly.xml $(wildcard $(FLINK_APP)/*.py)
 	@command -v mvn >/dev/null || { echo "Maven not found: install Maven 3.6.3+ and Java 17 (apt-get install maven openjdk-17-jdk-headless)" >&2; exit 1; }
 	$(MVN) -f $(FLINK_APP)/pom.xml package 2>&1 | $(STRIP_ANSI)
+	@touch $@  # Maven leaves an identical zip as it was, older than the sources
 
 $(FLINK_DEPLOYER_ZIP): $(FLINK_ZIP)
 	@mkdir -p $(@D)
