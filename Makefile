@@ -116,7 +116,7 @@ format: venv ## Apply ruff's fixes and formatting
 validate: venv ## sam validate --lint on every template
 	@for t in $(TEMPLATES); do echo "sam validate --lint -t $$t"; $(BIN)/sam validate --lint -t $$t; done
 
-build: venv ## sam build (all functions and the shared layer, arm64)
+build: venv flink-package ## sam build (all functions and the shared layer, arm64; the Flink zip travels in the deployer's package)
 	$(BIN)/sam build
 
 deploy: build ## sam deploy --guided, using samconfig.toml's [ENV] section (ENV=default|dev|prod)

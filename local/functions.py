@@ -37,6 +37,8 @@ LOCAL_PARAMETERS = {
     "AccessLogsBucketName": "local-accesslogsbucket",
     "DeliveryStreamName": "local-deliverystream",
     "ArchiveBucketName": "local-archivebucket",
+    "VpcId": "vpc-00000000000000001",
+    "BootstrapServers": "localhost:9092",
 }
 
 

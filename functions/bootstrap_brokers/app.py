@@ -1,4 +1,4 @@
-"""CloudFormation custom resource: an MSK cluster's bootstrap brokers.
+"""CloudFormation custom resource: an MSK cluster's bootstrap brokers, and the VPC of its clients' subnets.
 
 It runs outside the VPC, so that nothing inside the VPC calls the MSK control plane: the functions there get
 the brokers as configuration (review item D3 in docs/decisions.md).
@@ -10,7 +10,7 @@ from typing import Any
 
 from crhelper import CfnResource
 
-from broker_lookup import BootstrapRequest, bootstrap_brokers
+from broker_lookup import BootstrapRequest, bootstrap_brokers, vpc_of
 from streaming_common.observability import logger
 
 helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
@@ -21,6 +21,7 @@ helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", 
 def look_up(event: dict[str, Any], _context: Any) -> str:
     request = BootstrapRequest.from_properties(event["ResourceProperties"])
     helper.Data["BootstrapServers"] = bootstrap_brokers(request)
+    helper.Data["VpcId"] = vpc_of(request.subnet_ids)
     return request.physical_id
 
 

@@ -72,6 +72,14 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "archive-s3-destination": ARCHIVE,
         "archive-sqs-destination": ARCHIVE | {"OnFailureDestination": "SQS"},
     },
+    # Wired by the root from ClusterConnection (ingest-api looks the brokers up itself when it is not given).
+    "flink-analytics": {
+        "defaults": {"BootstrapServers": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098"},
+        "fixed-parallelism": {
+            "BootstrapServers": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098",
+            "AutoScalingEnabled": "false",
+        },
+    },
     "msk-cluster": {
         "provisioned-iam": {},
         "provisioned-scram": {"ClientAuthentication": "SCRAM"},

@@ -22,9 +22,8 @@ OPTION_COMPONENTS = {
     "ClusterWithRestApi": ["ingest-api"],
     "LambdaConsumer": ["lambda-consumer"],
     "LambdaFirehoseS3": ["firehose-delivery"],
-    # FlinkS3 deploys no component of its own yet (the Flink issue adds flink-analytics): it claims none.
-    "FlinkS3": [],
-    "All": ["ingest-api", "lambda-consumer", "firehose-delivery"],
+    "FlinkS3": ["flink-analytics"],
+    "All": ["ingest-api", "lambda-consumer", "firehose-delivery", "flink-analytics"],
 }
 
 SECURITY_GROUPS = {
@@ -87,6 +86,20 @@ INGEST_API = {
     "ProducerLogGroup",
     "ProducerFunction",
 }
+FLINK_ANALYTICS = {
+    "ResultsBucket",
+    "ResultsBucketPolicy",
+    "DeployerLogGroup",
+    "DeployerFunction",
+    "ApplicationCode",
+    "ApplicationLogGroup",
+    "ApplicationLogStream",
+    "ApplicationSecurityGroup",
+    "ApplicationRole",
+    "Application",
+    "ApplicationLogging",
+    "ApplicationRun",
+}
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
 # Every option gets the deployment's key, layer and access logs bucket, and reads the cluster (new or
 # existing) from one place, which also looks the brokers up once (outside the VPC).
@@ -106,12 +119,13 @@ OPTION_STACKS: dict[str, dict[str, set[str]]] = {
     "ClusterWithRestApi": {"IngestApi": INGEST_API},
     "LambdaConsumer": {"LambdaConsumer": LAMBDA_CONSUMER},
     "LambdaFirehoseS3": {"FirehoseArchive": FIREHOSE_ARCHIVE, "ArchiveForwarder": ARCHIVE_FORWARDER},
-    "FlinkS3": {},
+    "FlinkS3": {"FlinkAnalytics": FLINK_ANALYTICS},
     "All": {
         "IngestApi": INGEST_API,
         "LambdaConsumer": LAMBDA_CONSUMER,
         "FirehoseArchive": FIREHOSE_ARCHIVE,
         "ArchiveForwarder": ARCHIVE_FORWARDER,
+        "FlinkAnalytics": FLINK_ANALYTICS,
     },
 }
 

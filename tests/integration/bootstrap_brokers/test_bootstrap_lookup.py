@@ -58,7 +58,7 @@ def test_returns_the_listener_of_the_authentication_mode(
         {"ClusterArn": CLUSTER, "ClientAuthentication": auth},
     )
     assert answer["Status"] == "SUCCESS", answer.get("Reason")
-    assert answer["Data"] == {"BootstrapServers": MSK_ANSWER[field]}
+    assert answer["Data"] == {"BootstrapServers": MSK_ANSWER[field], "VpcId": ""}
     assert answer["PhysicalResourceId"] == f"{CLUSTER}#{auth}"
 
 
@@ -120,3 +120,58 @@ def test_delete_succeeds_without_calling_msk(
     event = cloudformation_endpoint.event("Delete", LOOKUP, properties, f"{CLUSTER}#IAM")
     lookup_handler.lambda_handler(event, lambda_context)
     assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS"
+
+
+def test_gives_the_vpc_of_the_clients_subnets(
+    lookup_handler: Any,
+    msk: Stubber,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    # Given the clients' subnets (the Flink application creates its own security group in their VPC)
+    subnets = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    msk.add_response("get_bootstrap_brokers", MSK_ANSWER, {"ClusterArn": CLUSTER})
+    with Stubber(client("ec2")) as ec2:
+        ec2.add_response(
+            "describe_subnets",
+            {"Subnets": [{"SubnetId": s, "VpcId": "vpc-0ccccccccccccccccc"} for s in subnets]},
+            {"SubnetIds": subnets},
+        )
+        answer = cloudformation_endpoint.ask(
+            lookup_handler,
+            lambda_context,
+            "Create",
+            LOOKUP,
+            {"ClusterArn": CLUSTER, "ClientAuthentication": "IAM", "SubnetIds": ",".join(subnets)},
+        )
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    assert answer["Data"]["VpcId"] == "vpc-0ccccccccccccccccc"
+
+
+def test_subnets_in_two_vpcs_fail_with_the_reason(
+    lookup_handler: Any,
+    msk: Stubber,
+    cloudformation_endpoint: CloudFormationEndpoint,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    subnets = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    msk.add_response("get_bootstrap_brokers", MSK_ANSWER, {"ClusterArn": CLUSTER})
+    with Stubber(client("ec2")) as ec2:
+        ec2.add_response(
+            "describe_subnets",
+            {
+                "Subnets": [
+                    {"SubnetId": s, "VpcId": f"vpc-0{i}cccccccccccccccc"} for i, s in enumerate(subnets)
+                ]
+            },
+            {"SubnetIds": subnets},
+        )
+        answer = cloudformation_endpoint.ask(
+            lookup_handler,
+            lambda_context,
+            "Create",
+            LOOKUP,
+            {"ClusterArn": CLUSTER, "ClientAuthentication": "IAM", "SubnetIds": ",".join(subnets)},
+        )
+    assert answer["Status"] == "FAILED"
+    assert "are in 2 VPCs" in answer["Reason"]

@@ -29,12 +29,13 @@ ARTIFACTS_BUCKET = "rehearsal-artifacts"
 REST_API_OUTPUTS = {"ApiUrl", "TokenUrl", "UserPoolId", "MachineClientId"}
 CONSUMER_OUTPUTS = {"ConsumerFunctionName"}
 ARCHIVE_OUTPUTS = {"ArchiveBucketName"}
+FLINK_OUTPUTS = {"FlinkApplicationName", "FlinkResultsLocation"}
 OPTION_OUTPUTS: dict[str, set[str]] = {
     "ClusterWithRestApi": REST_API_OUTPUTS,
     "LambdaConsumer": CONSUMER_OUTPUTS,
     "LambdaFirehoseS3": ARCHIVE_OUTPUTS,
-    "FlinkS3": set(),  # the Flink template comes with its own issue
-    "All": REST_API_OUTPUTS | CONSUMER_OUTPUTS | ARCHIVE_OUTPUTS,
+    "FlinkS3": FLINK_OUTPUTS,
+    "All": REST_API_OUTPUTS | CONSUMER_OUTPUTS | ARCHIVE_OUTPUTS | FLINK_OUTPUTS,
 }
 COMMON_OUTPUTS = {"ClusterArn", "TopicName"}
 
@@ -131,6 +132,10 @@ def _function_exists(endpoint: str, name: str) -> None:
     client("lambda", endpoint).get_function(FunctionName=name)
 
 
+def _results_bucket_exists(endpoint: str, location: str) -> None:
+    _bucket_exists(endpoint, location.removeprefix("s3://").split("/", 1)[0])
+
+
 def _rest_api_exists(endpoint: str, url: str) -> None:
     client("apigateway", endpoint).get_rest_api(restApiId=url.removeprefix("https://").split(".", 1)[0])
 
@@ -140,6 +145,7 @@ OUTPUT_CHECKS: dict[str, Callable[[str, str], None]] = {
     "ArchiveBucketName": _bucket_exists,
     "ConsumerFunctionName": _function_exists,
     "ApiUrl": _rest_api_exists,
+    "FlinkResultsLocation": _results_bucket_exists,
 }
 
 

@@ -164,6 +164,23 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         applies=_is_kafka_source,
     ),
     "AWS::CloudFormation::CustomResource": Placeholder(CUSTOM_RESOURCE, "{name}"),
+    "AWS::KinesisAnalyticsV2::Application": Placeholder(
+        "moto has no Managed Service for Apache Flink in CloudFormation", "{ApplicationName}"
+    ),
+    "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption": Placeholder(
+        "moto has no Managed Service for Apache Flink in CloudFormation", "{name}"
+    ),
+    # The code bucket is a resource of the same stack: its name is not known when the placeholder is made.
+    "Custom::FlinkApplicationCode": Placeholder(
+        CUSTOM_RESOURCE,
+        "{KeyPrefix}flink-analytics-0123456789abcdef.zip",
+        {
+            "Bucket": "{stack}-code",
+            "BucketArn": "arn:aws:s3:::{stack}-code",
+            "Key": "{KeyPrefix}flink-analytics-0123456789abcdef.zip",
+        },
+    ),
+    "Custom::FlinkApplicationRun": Placeholder(CUSTOM_RESOURCE, "{ApplicationName}"),
     "Custom::KafkaTopic": Placeholder(CUSTOM_RESOURCE, "{TopicName}", {"TopicName": "{TopicName}"}),
     "Custom::AvailabilityZones": Placeholder(
         CUSTOM_RESOURCE,
@@ -181,7 +198,8 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         "{name}",
         {
             "BootstrapServers": "b-1.{name}.kafka.{region}.amazonaws.com:9098,"
-            "b-2.{name}.kafka.{region}.amazonaws.com:9098"
+            "b-2.{name}.kafka.{region}.amazonaws.com:9098",
+            "VpcId": "vpc-0123456789abcdef0",
         },
     ),
     "Custom::ApiGatewayCloudWatchRole": Placeholder(CUSTOM_RESOURCE, "{name}"),
