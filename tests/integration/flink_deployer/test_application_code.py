@@ -63,21 +63,6 @@ def test_a_package_without_the_zip_fails_and_says_how_to_build_it(
     assert "Contents" not in s3.list_objects_v2(Bucket=CODE_BUCKET)
 
 
-@pytest.mark.parametrize(
-    ("changes", "reason"),
-    [
-        ({"CodeBucket": ""}, "CodeBucket must be a bucket name"),
-        ({"KeyPrefix": "application"}, "KeyPrefix must be empty or a folder"),
-    ],
-)
-def test_bad_properties_fail_clearly(
-    requests: Requests, application_zip: Path, changes: dict[str, str], reason: str
-) -> None:
-    answer = requests.send("code-create", **changes)
-    assert answer["Status"] == "FAILED"
-    assert reason in answer["Reason"]
-
-
 def test_a_bucket_that_does_not_exist_fails_with_s3s_reason(
     requests: Requests, application_zip: Path
 ) -> None:

@@ -10,13 +10,11 @@ import pytest
 
 from flink_deployment import REASON_LIMIT
 from tests.conftest import FakeLambdaContext
-from tests.integration.conftest import CloudFormationEndpoint
 from tests.integration.flink_deployer.conftest import (
     APPLICATION,
     LOG_GROUP,
     FlinkApi,
     Requests,
-    sample_event,
 )
 
 LATEST = "RESTORE_FROM_LATEST_SNAPSHOT"
@@ -25,6 +23,20 @@ PYTHON_ERROR = (
     "Run python process failed: Traceback (most recent call last): File main.py, line 12, in <module> "
     "KeyError: 'bootstrap.servers'"
 )
+
+
+def send_polling_every(
+    requests: Requests,
+    seconds: float,
+    sample: str,
+    *,
+    context: FakeLambdaContext | None = None,
+    **changes: str,
+) -> dict[str, Any]:
+    """Send the sample with the handler looking at the application every `seconds`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POLL_SECONDS", str(seconds))
+        return requests.send(sample, context, **changes)
 
 
 def test_create_starts_a_new_application_and_waits_for_running(flink: FlinkApi, requests: Requests) -> None:
@@ -81,19 +93,6 @@ def test_the_wait_ends_before_the_invocation_must_answer(flink: FlinkApi, reques
     answer = send_polling_every(requests, 0.4, "run-create", context=FakeLambdaContext(remaining_ms=30_600))
     assert answer["Status"] == "FAILED"
     assert "did not start within 1 s (IN_PROGRESS)" in answer["Reason"]
-
-
-def send_polling_every(
-    requests: Requests,
-    seconds: float,
-    sample: str,
-    *,
-    context: FakeLambdaContext | None = None,
-    **changes: str,
-) -> dict[str, Any]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("POLL_SECONDS", str(seconds))
-        return requests.send(sample, context, **changes)
 
 
 def test_an_application_still_starting_is_waited_for(flink: FlinkApi, requests: Requests) -> None:
@@ -193,35 +192,3 @@ def test_delete_after_a_create_refused_for_its_properties_calls_nothing(
 ) -> None:
     # nothing was started with these properties; the stubbed API answers nothing
     assert requests.send("run-delete", StartTimeoutSeconds="an hour")["Status"] == "SUCCESS"
-
-
-@pytest.mark.parametrize(
-    ("changes", "reason"),
-    [
-        ({"ApplicationName": ""}, "ApplicationName must be the application's name"),
-        ({"StartTimeoutSeconds": "0"}, "StartTimeoutSeconds must be a whole number of seconds from 1 to 900"),
-        ({"StopTimeoutSeconds": "901"}, "StopTimeoutSeconds must be a whole number of seconds from 1 to 900"),
-        ({"ApplicationRestoreType": "LATEST"}, "ApplicationRestoreType must be one of"),
-        ({"SnapshotName": "nightly"}, "SnapshotName is needed with RESTORE_FROM_CUSTOM_SNAPSHOT, and only"),
-        ({"AllowNonRestoredState": "yes"}, "AllowNonRestoredState must be true or false"),
-    ],
-)
-def test_bad_properties_fail_clearly_before_any_call(
-    flink: FlinkApi, requests: Requests, changes: dict[str, str], reason: str
-) -> None:
-    answer = requests.send("run-create", **changes)
-    assert answer["Status"] == "FAILED"
-    assert reason in answer["Reason"]
-
-
-def test_an_unknown_resource_type_fails(
-    deployer: Any, cloudformation_endpoint: CloudFormationEndpoint, lambda_context: FakeLambdaContext
-) -> None:
-    event = sample_event("run-create") | {
-        "ResourceType": "Custom::FlinkApplication",
-        "ResponseURL": cloudformation_endpoint.url,
-    }
-    deployer.lambda_handler(event, lambda_context)
-    answer = cloudformation_endpoint.responses[-1]
-    assert answer["Status"] == "FAILED"
-    assert "unknown resource type Custom::FlinkApplication" in answer["Reason"]
