@@ -110,6 +110,13 @@ def test_an_application_that_does_not_settle_in_time_fails(flink: FlinkApi, requ
     assert answer["Reason"].startswith(f"{APPLICATION} was still UPDATING after 1 s. Python errors:")
 
 
+def test_starting_an_application_that_does_not_exist_fails(flink: FlinkApi, requests: Requests) -> None:
+    flink.describes(None)
+    answer = requests.send("run-create")
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == f"there is no application {APPLICATION}"
+
+
 def test_update_leaves_a_running_application_alone(flink: FlinkApi, requests: Requests) -> None:
     # CloudFormation's own update of the application restarted it with the new code
     flink.describes("RUNNING")
