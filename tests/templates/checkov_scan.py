@@ -29,7 +29,9 @@ def scenario_templates(template: Path) -> dict[str, dict[str, Any]]:
     translated = translate(template)
     parameters = translated.get("Parameters", {})
     variants = {}
-    for scenario, values in scenarios_for(template.stem, set(parameters)).items():
+    # Only parameters with no default take a wired value (one with a default has its own meaning when empty).
+    wired = {name for name, spec in parameters.items() if "Default" not in spec}
+    for scenario, values in scenarios_for(template.stem, wired).items():
         variant = json.loads(json.dumps(translated))
         for name, value in values.items():
             variant["Parameters"][name]["Default"] = value

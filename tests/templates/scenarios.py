@@ -39,6 +39,7 @@ WIRED = {
     "ClientSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
     "SecurityGroupIds": "sg-0bbbbbbbbbbbbbbbb",
     "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
+    "BootstrapServers": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098",
     # nested/foundation.yaml's outputs
     "KeyArn": "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555",
     "LayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:streaming-shared:1",
@@ -72,13 +73,9 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "archive-s3-destination": ARCHIVE,
         "archive-sqs-destination": ARCHIVE | {"OnFailureDestination": "SQS"},
     },
-    # Wired by the root from ClusterConnection (ingest-api looks the brokers up itself when it is not given).
     "flink-analytics": {
-        "defaults": {"BootstrapServers": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098"},
-        "fixed-parallelism": {
-            "BootstrapServers": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098",
-            "AutoScalingEnabled": "false",
-        },
+        "defaults": {},
+        "fixed-parallelism": {"AutoScalingEnabled": "false"},
     },
     "msk-cluster": {
         "provisioned-iam": {},
@@ -90,6 +87,7 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
 
 
 def scenarios_for(template_stem: str, parameter_names: set[str]) -> dict[str, dict[str, str]]:
-    """The scenarios of one template (file name without .yaml), with values for its wired parameters."""
+    """The scenarios of one template (file name without .yaml), with values for its wired parameters (those
+    of `parameter_names` the root wires)."""
     wired = {name: value for name, value in WIRED.items() if name in parameter_names}
     return {name: wired | values for name, values in SCENARIOS.get(template_stem, {"defaults": {}}).items()}

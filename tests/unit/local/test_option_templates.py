@@ -15,10 +15,18 @@ from local.root_stack import applications_behind, mapped_functions
         ("ClusterWithRestApi", ["foundation.yaml", "ingest-api.yaml"]),
         ("LambdaConsumer", ["foundation.yaml", "kafka-function.yaml"]),
         ("LambdaFirehoseS3", ["foundation.yaml", "firehose-delivery.yaml", "kafka-function.yaml"]),
-        # The FlinkS3 template does not exist yet: the local runtime names the results bucket itself.
-        ("FlinkS3", ["foundation.yaml"]),
+        ("FlinkS3", ["foundation.yaml", "flink-analytics.yaml"]),
         # kafka-function.yaml is nested twice (the consumer, the archive's forwarder): its resources once.
-        ("All", ["foundation.yaml", "ingest-api.yaml", "kafka-function.yaml", "firehose-delivery.yaml"]),
+        (
+            "All",
+            [
+                "foundation.yaml",
+                "ingest-api.yaml",
+                "kafka-function.yaml",
+                "firehose-delivery.yaml",
+                "flink-analytics.yaml",
+            ],
+        ),
     ],
 )
 def test_each_option_gets_its_nested_templates_and_no_cluster(option: str, expected: list[str]) -> None:
