@@ -1,8 +1,8 @@
-"""The job as Flink SQL: a source table of Kafka records, a results table in S3, and the windowed query.
+"""The job as Flink SQL: a Kafka table of the topic's records, a results table in S3, and the windowed query.
 
-Whatever the source connector, `source_events` has the same columns: `topic`, `event_time` (the Kafka record
-timestamp, with a watermark), `record_key` and `payload` (key and value as UTF-8 text). The query counts the
-records of each event type per tumbling window; the event type is read from the value with JSON_VALUE.
+`source_events` has the columns `topic`, `event_time` (the Kafka record timestamp, with a watermark per
+partition), `record_key` and `payload` (key and value as UTF-8 text, Flink's `raw` format). The query counts
+the records of each event type per tumbling window; the event type is read from the value with JSON_VALUE.
 Results are JSON lines under `<path>/dt=YYYY-MM-DD/hr=HH/`, with a `_SUCCESS` file once a partition is done.
 """
 
@@ -16,7 +16,7 @@ NOT_JSON = "(not json)"
 NO_EVENT_TYPE = "(none)"
 TOMBSTONE = "(tombstone)"
 
-# The Kafka client settings for MSK IAM authentication (the aws-msk-iam-auth jar must be in the job's jar).
+# The Kafka client settings for MSK IAM authentication (aws-msk-iam-auth's classes are in the job's uber-jar).
 MSK_IAM_PROPERTIES = {
     "properties.security.protocol": "SASL_SSL",
     "properties.sasl.mechanism": "AWS_MSK_IAM",
@@ -51,20 +51,8 @@ def table_config(settings: JobSettings) -> dict[str, str]:
     }
 
 
-def source_table(source: SourceSettings, watermark_delay_seconds: int) -> str:
-    """CREATE TABLE source_events, from Kafka (deployed) or from an NDJSON file of records (local)."""
-    watermark = f"WATERMARK FOR `event_time` AS `event_time` - {interval(watermark_delay_seconds)}"
-    if source.connector == "filesystem":
-        return (
-            "CREATE TABLE source_events (\n"
-            "  `topic` STRING,\n  `partition` INT,\n  `offset` BIGINT,\n  `timestamp` BIGINT,\n"
-            "  `record_key` STRING,\n  `payload` STRING,\n"
-            "  `event_time` AS TO_TIMESTAMP_LTZ(`timestamp`, 3),\n"
-            f"  {watermark}\n"
-            ") WITH (\n  "
-            + _with_clause({"connector": "filesystem", "path": source.path, "format": "json"})
-            + "\n)"
-        )
+def kafka_source_options(source: SourceSettings) -> dict[str, str]:
+    """The Kafka table's options: topic, group, where to start and stop, formats, and how to authenticate."""
     options = {
         "connector": "kafka",
         "topic": source.topic,
@@ -78,15 +66,26 @@ def source_table(source: SourceSettings, watermark_delay_seconds: int) -> str:
         "value.format": "raw",
         "value.fields-include": "EXCEPT_KEY",
     }
+    if source.bounded_mode != "unbounded":
+        options["scan.bounded.mode"] = source.bounded_mode
+    if source.bounded_mode == "specific-offsets":
+        options["scan.bounded.specific-offsets"] = source.bounded_offsets
     if source.auth == "IAM":
         options |= MSK_IAM_PROPERTIES
+    else:
+        options["properties.security.protocol"] = "PLAINTEXT"
+    return options
+
+
+def source_table(source: SourceSettings, watermark_delay_seconds: int) -> str:
+    """CREATE TABLE source_events: the topic's records through Flink's Kafka connector."""
     return (
         "CREATE TABLE source_events (\n"
         "  `topic` STRING METADATA VIRTUAL,\n"
         "  `event_time` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,\n"
         "  `record_key` STRING,\n  `payload` STRING,\n"
-        f"  {watermark}\n"
-        ") WITH (\n  " + _with_clause(options) + "\n)"
+        f"  WATERMARK FOR `event_time` AS `event_time` - {interval(watermark_delay_seconds)}\n"
+        ") WITH (\n  " + _with_clause(kafka_source_options(source)) + "\n)"
     )
 
 
@@ -104,12 +103,21 @@ def classified_view(results: ResultsSettings) -> str:
 
 
 def results_table(results: ResultsSettings) -> str:
-    """CREATE TABLE window_results: JSON lines, partitioned by the window's UTC day and hour."""
+    """CREATE TABLE window_results: JSON lines, partitioned by the window's UTC day and hour.
+
+    A JSON part file is closed only by the rolling policy (row formats do not roll on checkpoints): it is
+    rolled once it has been open `rollover.seconds`, or written to for none of them, and committed (made
+    visible) by the checkpoint after that.
+    """
+    rollover = f"{results.rollover_seconds} s"
     options = {
         "connector": "filesystem",
         "path": results.path,
         "format": "json",
         "json.timestamp-format.standard": "ISO-8601",
+        "sink.rolling-policy.rollover-interval": rollover,
+        "sink.rolling-policy.inactivity-interval": rollover,
+        "sink.rolling-policy.check-interval": f"{min(results.rollover_seconds, 60)} s",
         "sink.partition-commit.trigger": "partition-time",
         "partition.time-extractor.timestamp-pattern": "$dt $hr:00:00",
         "sink.partition-commit.delay": "1 h",

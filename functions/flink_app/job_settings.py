@@ -4,11 +4,13 @@ Managed Service for Apache Flink writes the application's property groups to
 `/etc/flink/application_properties.json` as `[{"PropertyGroupId": ..., "PropertyMap": {...}}]`; every value is
 a string. Locally, `FLINK_APPLICATION_PROPERTIES` names a file of the same shape.
 
-Group `Source`:  `connector` (`kafka` | `filesystem`), `topic`, `bootstrap.servers`, `group.id`,
+Group `Source`:  `connector` (`kafka`, the only one), `topic`, `bootstrap.servers`, `group.id`,
                  `auth` (`IAM` | `PLAINTEXT`), `startup.mode` (`group-offsets` | `earliest-offset` |
-                 `latest-offset`), `path` (filesystem only: NDJSON records, see local/flink_runner.py).
+                 `latest-offset`), `bounded.mode` (`unbounded` | `latest-offset` | `specific-offsets`) and
+                 `bounded.offsets` (`partition:0,offset:42;partition:1,offset:7`, with `specific-offsets`).
 Group `Results`: `path` (where the results go, e.g. `s3a://bucket/results/`), `window.seconds`,
-                 `watermark.delay.seconds`, `idle.timeout.seconds`, `event.type.json.path`.
+                 `watermark.delay.seconds`, `idle.timeout.seconds`, `event.type.json.path`,
+                 `rollover.seconds`.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ PROPERTIES_FILE_VARIABLE = "FLINK_APPLICATION_PROPERTIES"
 # Set for a local run (tests, `make demo`): main() checkpoints often and waits for a bounded source's end.
 LOCAL_RUN_VARIABLE = "FLINK_LOCAL_RUN"
 
-CONNECTORS = ("kafka", "filesystem")
+CONNECTORS = ("kafka",)
 AUTH_MODES = ("IAM", "PLAINTEXT")
 STARTUP_MODES = ("group-offsets", "earliest-offset", "latest-offset")
+# Where a bounded run stops (Flink's scan.bounded.mode); deployed, the job is unbounded.
+BOUNDED_MODES = ("unbounded", "latest-offset", "specific-offsets")
+PARTITION_OFFSETS = re.compile(r"^partition:\d+,offset:\d+(;partition:\d+,offset:\d+)*$")
 # A JSON path into the record's value, as JSON_VALUE takes it: `$.type`, `$.event.kind`, `$['event-type']`.
 JSON_PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_]*|\['[^'\\]+'\])+$")
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -47,7 +52,8 @@ class SourceSettings:
     group_id: str
     auth: str
     startup_mode: str
-    path: str
+    bounded_mode: str
+    bounded_offsets: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class ResultsSettings:
     watermark_delay_seconds: int
     idle_timeout_seconds: int
     event_type_json_path: str
+    rollover_seconds: int
 
 
 @dataclass(frozen=True)
@@ -99,19 +106,24 @@ def job_settings_from_groups(document: Any) -> JobSettings:
 
 def _source(properties: dict[str, str]) -> SourceSettings:
     reader = _GroupReader("Source", properties)
-    connector = reader.choice("connector", CONNECTORS, "kafka")
     topic = reader.required("topic")
     if not TOPIC_NAME.match(topic):
         raise JobPropertiesError(f"Source.topic {topic!r} is not a valid Kafka topic name")
-    is_kafka = connector == "kafka"
+    bounded_mode = reader.choice("bounded.mode", BOUNDED_MODES, "unbounded")
+    bounded_offsets = reader.required("bounded.offsets") if bounded_mode == "specific-offsets" else ""
+    if bounded_offsets and not PARTITION_OFFSETS.match(bounded_offsets):
+        raise JobPropertiesError(
+            f"Source.bounded.offsets {bounded_offsets!r} must read partition:0,offset:42;partition:1,offset:7"
+        )
     return SourceSettings(
-        connector=connector,
+        connector=reader.choice("connector", CONNECTORS, "kafka"),
         topic=topic,
-        bootstrap_servers=reader.required("bootstrap.servers") if is_kafka else "",
+        bootstrap_servers=reader.required("bootstrap.servers"),
         group_id=reader.text("group.id", "flink-analytics"),
         auth=reader.choice("auth", AUTH_MODES, "IAM"),
         startup_mode=reader.choice("startup.mode", STARTUP_MODES, "group-offsets"),
-        path="" if is_kafka else reader.required("path"),
+        bounded_mode=bounded_mode,
+        bounded_offsets=bounded_offsets,
     )
 
 
@@ -128,6 +140,7 @@ def _results(properties: dict[str, str]) -> ResultsSettings:
         watermark_delay_seconds=reader.integer("watermark.delay.seconds", 10, 0, 3_600),
         idle_timeout_seconds=reader.integer("idle.timeout.seconds", 30, 1, 3_600),
         event_type_json_path=json_path,
+        rollover_seconds=reader.integer("rollover.seconds", 300, 1, 86_400),
     )
 
 

@@ -27,6 +27,7 @@ def test_defaults_read_the_topic_with_iam_from_committed_offsets() -> None:
     assert settings.source.connector == "kafka"
     assert settings.source.auth == "IAM"
     assert settings.source.startup_mode == "group-offsets"
+    assert settings.source.bounded_mode == "unbounded"
     assert settings.source.group_id == "flink-analytics"
     assert settings.results.window_seconds == 60
     assert settings.results.watermark_delay_seconds == 10
@@ -39,7 +40,22 @@ def test_defaults_read_the_topic_with_iam_from_committed_offsets() -> None:
         ({"topic": "t"}, RESULTS, "Source.bootstrap.servers is required"),
         ({**KAFKA, "topic": "bad topic!"}, RESULTS, "Source.topic 'bad topic!' is not a valid Kafka topic"),
         ({**KAFKA, "auth": "SCRAM"}, RESULTS, "Source.auth is 'SCRAM'; expected one of IAM, PLAINTEXT"),
-        ({**KAFKA, "connector": "filesystem"}, RESULTS, "Source.path is required"),
+        (
+            {**KAFKA, "connector": "filesystem"},
+            RESULTS,
+            "Source.connector is 'filesystem'; expected one of kafka",
+        ),
+        (
+            {**KAFKA, "bounded.mode": "end"},
+            RESULTS,
+            "Source.bounded.mode is 'end'; expected one of unbounded",
+        ),
+        ({**KAFKA, "bounded.mode": "specific-offsets"}, RESULTS, "Source.bounded.offsets is required"),
+        (
+            {**KAFKA, "bounded.mode": "specific-offsets", "bounded.offsets": "0:42"},
+            RESULTS,
+            "Source.bounded.offsets '0:42' must read partition:0,offset:42;partition:1,offset:7",
+        ),
         (KAFKA, {}, "Results.path is required"),
         (
             KAFKA,
@@ -54,6 +70,13 @@ def test_defaults_read_the_topic_with_iam_from_committed_offsets() -> None:
 def test_bad_properties_are_named(source: dict[str, str], results: dict[str, str], message: str) -> None:
     with pytest.raises(JobPropertiesError, match=message.replace("$", r"\$").replace(".", r"\.")):
         job_settings_from_groups(groups(source, results))
+
+
+def test_a_bounded_run_stops_at_the_offsets_given() -> None:
+    offsets = "partition:0,offset:101;partition:1,offset:0"
+    source = {**KAFKA, "bounded.mode": "specific-offsets", "bounded.offsets": offsets}
+    settings = job_settings_from_groups(groups(source, RESULTS))
+    assert (settings.source.bounded_mode, settings.source.bounded_offsets) == ("specific-offsets", offsets)
 
 
 def test_the_file_must_be_a_list_of_groups(tmp_path: Path) -> None:
