@@ -51,7 +51,7 @@ $(FLINK_VENV)/.installed: pyproject.toml constraints-flink.txt
 
 venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(FLINK_VENV)/.installed ## Create the virtual environments
 
-test: venv ## Run every test tier except e2e against AWS
+test: venv flink-jar ## Run every test tier except e2e against AWS
 	$(BIN)/pytest --ignore=tests/e2e
 	$(MAKE) --no-print-directory test-flink
 	$(MAKE) --no-print-directory e2e-local
@@ -66,7 +66,7 @@ test-unit: venv ## Unit and functional tests only (fast)
 test-templates: venv ## SAM transform, cfn-lint, checkov and the option matrix
 	$(BIN)/pytest tests/templates
 
-test-integration: venv ## Tests against the local broker and moto server
+test-integration: venv flink-jar ## Tests against the local broker and moto server (the Flink job's among them)
 	$(BIN)/pytest tests/integration
 
 # The FlinkS3 application package: Maven (Java 17, Maven 3.6.3 or later; downloads cached in ~/.m2) shades the
@@ -137,8 +137,8 @@ invoke: $(VENV)/.installed ## Run one function with an event file, no Docker: FU
 
 OPTION ?= All
 
-# The Flink environment only for the options that run the Flink job.
-demo: $(VENV)/.installed $(if $(filter FlinkS3 All,$(OPTION)),$(FLINK_VENV)/.installed) ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
+# The Flink environment and the job's uber-jar only for the options that run the Flink job.
+demo: $(VENV)/.installed $(if $(filter FlinkS3 All,$(OPTION)),$(FLINK_VENV)/.installed flink-jar) ## The solution end to end on this machine, no AWS, no Docker (OPTION=All|LambdaConsumer|...)
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.demo $(OPTION) 2> >(grep -v '^%' >&2)
 
 # The local runtime kept running (Ctrl-C stops it); `make e2e-local` and `make fuzz-api` run against it.

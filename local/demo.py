@@ -204,13 +204,14 @@ def _flink_report(flink: FlinkRun) -> list[str]:
     windows = sorted({row["window_start"] for row in flink.rows})
     parts = [key for key in flink.keys if key.rpartition("/")[2].startswith("part-")]
     return [
-        f"flink job         {flink.records_counted} of {flink.records_read} records counted in "
+        f"flink source      {flink.source_line()}",
+        f"flink job         {flink.records_counted} of {flink.source.records} records counted in "
         f"{len(windows)} one-minute window(s) from {windows[0] if windows else '-'}: "
         + ", ".join(f"{kind} {count}" for kind, count in sorted(per_type.items())),
         f"flink results     {len(flink.rows)} rows in {len(parts)} file(s) under s3://{RESULTS_BUCKET}/{RESULTS_PREFIX}"
         f" ({', '.join(sorted({key.rsplit('/', 1)[0].removeprefix(RESULTS_PREFIX) for key in parts}))})",
-        "                  ran in a local PyFlink MiniCluster, reading the topic's records from a file:",
-        "                  the Kafka connector jar cannot be downloaded here (docs/local.md)",
+        "                  ran in a local PyFlink MiniCluster; written to a folder, then uploaded: the",
+        "                  apache-flink wheel has no S3 file system plugin (docs/local.md)",
         f"flink job log     {flink.log}",
     ]
 

@@ -1,32 +1,40 @@
-"""FlinkS3, locally: the real PyFlink job (functions/flink_app) in a MiniCluster on Python 3.11 (.venv-flink).
+"""FlinkS3, locally: the real PyFlink job (functions/flink_app) in a MiniCluster on Python 3.11 (.venv-flink),
+reading the topic of the local broker through its Kafka table and the uber-jar `make flink-jar` builds.
 
 What differs from Managed Flink, and why:
-- The Flink Kafka connector jar cannot be downloaded here (Maven Central is unreachable), so the job does not
-  read Kafka itself: the topic is read to its end with confluent-kafka and handed to the job as an NDJSON file
-  in timestamp order, through the job's filesystem source, which has the same columns as its Kafka source.
-- Flink's S3 filesystem plugin is not in the apache-flink wheel, so the job writes its results to a local
-  folder, and they are then uploaded to the results bucket in moto under the same keys.
-Everything in between (the SQL, windows, watermarks, partitioning, commit files) is the job as deployed.
+- The Kafka table uses PLAINTEXT (the local broker has no TLS, SASL or IAM); deployed it uses MSK IAM.
+- The run is bounded: the job reads each partition up to where it ends when the run starts
+  (`scan.bounded.mode` = `specific-offsets`, the offsets read by local/topic_end.py) and then finishes;
+  deployed, it never ends.
+- Flink finds file systems in its plugins folder, and the apache-flink wheel has no S3 plugin (the uber-jar's
+  flink-s3-fs-hadoop is not looked at: a job's jars are not searched for file systems), so the job writes its
+  results to a local folder, and they are then uploaded to the results bucket in moto under the same keys.
+Everything in between (the Kafka source, the SQL, windows, per-partition watermarks, partitioning, commit
+files) is the job as deployed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from xml.etree import ElementTree
 
 from local.functions import REPO, local_name
+from local.topic_end import TopicEnd, topic_end
 
 FLINK_APP = REPO / "functions" / "flink_app"
 FLINK_PYTHON = REPO / ".venv-flink" / "bin" / "python"
-# The FlinkS3 template (nested/flink-analytics.yaml) is not written yet: these are the names it is to use.
+# The uber-jar `make flink-jar` builds from FLINK_APP/pom.xml; main.py gives it to a local run.
+FLINK_JAR = FLINK_APP / "target" / "pyflink-dependencies.jar"
+KAFKA_CONNECTOR = "flink-connector-kafka"
+# The FlinkS3 template (nested/flink-analytics.yaml) names the group <stack>-analytics.
+GROUP_ID = local_name("analytics")
 RESULTS_BUCKET = local_name("ResultsBucket")
 RESULTS_PREFIX = "results/"
 JOB_TIMEOUT_SECONDS = 240
@@ -40,7 +48,8 @@ class FlinkJobError(RuntimeError):
 class FlinkRun:
     """What a local run of the job read and wrote."""
 
-    records_read: int
+    source: TopicEnd
+    connector: str
     rows: list[dict[str, Any]]
     keys: list[str]
     log: Path
@@ -49,72 +58,54 @@ class FlinkRun:
     def records_counted(self) -> int:
         return sum(int(row["record_count"]) for row in self.rows)
 
-
-def _text(data: bytes | None) -> str | None:
-    """Kafka bytes as the raw format's STRING column gives them: UTF-8, malformed bytes replaced."""
-    return None if data is None else data.decode("utf-8", errors="replace")
-
-
-def export_topic(bootstrap: str, topic: str, path: Path, timeout: float = 60) -> int:
-    """Write every record now in the topic to `path` as NDJSON in timestamp order; return how many.
-
-    The end of each partition is taken from the fetch responses (partition EOF), not from ListOffsets, which
-    Tansu 0.6 answers wrongly for batches of several records.
-    """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "local-flink-export",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        partitions = set(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        records: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while partitions:
-            if time.monotonic() > deadline:
-                raise FlinkJobError(
-                    f"partitions {sorted(partitions)} of {topic} not read to the end in {timeout} s"
-                )
-            for message in consumer.consume(500, timeout=1):
-                error = message.error()
-                if error is not None and error.code() == KafkaError._PARTITION_EOF:
-                    partitions.discard(message.partition())
-                elif error is not None:
-                    raise FlinkJobError(f"reading {topic}: {error}")
-                else:
-                    records.append(
-                        {
-                            "topic": topic,
-                            "partition": message.partition(),
-                            "offset": message.offset(),
-                            "timestamp": message.timestamp()[1],
-                            "record_key": _text(message.key()),
-                            "payload": _text(message.value()),
-                        }
-                    )
-    finally:
-        consumer.close()
-    # Kafka's source keeps a watermark per partition; one file in time order gives the same lateness.
-    records.sort(key=lambda r: (r["timestamp"], r["partition"], r["offset"]))
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    return len(records)
+    def source_line(self) -> str:
+        """Where the job read from: the topic, its partitions and the connector."""
+        return (
+            f"kafka topic {self.source.topic} ({self.source.partitions} partitions, {self.source.records} "
+            f"records) via {self.connector}, PLAINTEXT (MSK IAM when deployed)"
+        )
 
 
-def run_job(topic: str, source_dir: Path, output_dir: Path, work_dir: Path) -> Path:
-    """Run functions/flink_app/main.py to the end of its file source; return its log file."""
-    if not FLINK_PYTHON.exists():
-        raise FlinkJobError(f"{FLINK_PYTHON} is missing: run `make .venv-flink/.installed` (make demo does)")
-    properties = [
+def connector_name(pom: Path = FLINK_APP / "pom.xml") -> str:
+    """`flink-connector-kafka <version>` as the pom the uber-jar is built from declares it."""
+    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
+    project = ElementTree.parse(pom).getroot()  # noqa: S314 - the repository's own pom
+    properties = {
+        element.tag.partition("}")[2]: element.text or ""
+        for element in project.findall("m:properties/*", namespace)
+    }
+    for dependency in project.findall("m:dependencies/m:dependency", namespace):
+        if dependency.findtext("m:artifactId", "", namespace) == KAFKA_CONNECTOR:
+            version = dependency.findtext("m:version", "", namespace)
+            version = re.sub(r"\$\{([^}]+)\}", lambda match: properties.get(match[1], match[0]), version)
+            return f"{KAFKA_CONNECTOR} {version}"
+    raise FlinkJobError(f"{pom} has no {KAFKA_CONNECTOR} dependency")
+
+
+def job_properties(bootstrap: str, end: TopicEnd, output_dir: Path) -> list[dict[str, Any]]:
+    """The runtime properties of a local run: as deployed, but PLAINTEXT, bounded, results to a folder."""
+    return [
         {
             "PropertyGroupId": "Source",
-            "PropertyMap": {"connector": "filesystem", "topic": topic, "path": source_dir.as_uri()},
+            "PropertyMap": {
+                "topic": end.topic,
+                "bootstrap.servers": bootstrap,
+                "group.id": GROUP_ID,
+                "auth": "PLAINTEXT",
+                "bounded.mode": "specific-offsets",
+                "bounded.offsets": end.flink_offsets(),
+            },
         },
         {"PropertyGroupId": "Results", "PropertyMap": {"path": output_dir.as_uri()}},
     ]
+
+
+def run_job(properties: list[dict[str, Any]], work_dir: Path) -> Path:
+    """Run functions/flink_app/main.py with these runtime properties to its end; return its log file."""
+    if not FLINK_PYTHON.exists():
+        raise FlinkJobError(f"{FLINK_PYTHON} is missing: run `make .venv-flink/.installed` (make demo does)")
+    if not FLINK_JAR.is_file():
+        raise FlinkJobError(f"{FLINK_JAR} is missing: run `make flink-jar` (make demo does)")
     properties_file = work_dir / "application_properties.json"
     properties_file.write_text(json.dumps(properties, indent=2))
     log = work_dir / "flink-job.log"
@@ -165,11 +156,10 @@ def result_rows(s3: Any, bucket: str, keys: list[str]) -> list[dict[str, Any]]:
 
 
 def run_flink_option(bootstrap: str, topic: str, s3: Any, work_dir: Path) -> FlinkRun:
-    """Read the topic, run the job on it, put its results in the results bucket."""
-    source_dir, output_dir = work_dir / "flink-source", work_dir / "flink-results"
-    source_dir.mkdir(parents=True)
-    records_read = export_topic(bootstrap, topic, source_dir / "records.json")
-    log = run_job(topic, source_dir, output_dir, work_dir)
+    """Run the job on what the topic holds now, put its results in the results bucket."""
+    output_dir = work_dir / "flink-results"
+    end = topic_end(bootstrap, topic)
+    log = run_job(job_properties(bootstrap, end, output_dir), work_dir)
     s3.create_bucket(Bucket=RESULTS_BUCKET)
     keys = upload_results(s3, RESULTS_BUCKET, RESULTS_PREFIX, output_dir)
-    return FlinkRun(records_read, result_rows(s3, RESULTS_BUCKET, keys), keys, log)
+    return FlinkRun(end, connector_name(), result_rows(s3, RESULTS_BUCKET, keys), keys, log)

@@ -76,7 +76,9 @@ def test_demo_accounts_for_every_record(option: str) -> None:
         assert report[label].startswith(counts[label]), report[label]
     if option in ("FlinkS3", "All"):
         assert report["flink job"].endswith(": (not json) 1, alert 1000, heartbeat 1000, reading 1000")
-        assert "the Kafka connector jar cannot be downloaded here" in report["flink results"]
+        source = report["flink source"]
+        assert source.startswith("kafka topic streaming-events ("), source
+        assert " partitions, 3001 records) via flink-connector-kafka 3.4.0-1.20, PLAINTEXT" in source
 
 
 def test_an_unknown_option_is_refused_with_the_list() -> None:
