@@ -67,6 +67,8 @@ FIREHOSE_ARCHIVE = {
     "DeliveryLogStream",
     "DeliveryRole",
     "DeliveryStream",
+    "ArchiveDatabase",
+    "ArchiveTable",
 }
 INGEST_API = {
     "AccountRoleLogGroup",
@@ -99,6 +101,8 @@ FLINK_ANALYTICS = {
     "Application",
     "ApplicationLogging",
     "ApplicationRun",
+    "AnalyticsDatabase",
+    "ResultsTable",
 }
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
 # Every option gets the deployment's key, layer and access logs bucket, and reads the cluster (new or

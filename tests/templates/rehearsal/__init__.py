@@ -7,6 +7,7 @@ template (moto_template); the stacks are created in CloudFormation's order (stac
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 import urllib.request
@@ -28,8 +29,8 @@ ARTIFACTS_BUCKET = "rehearsal-artifacts"
 # The root outputs each component must give (on top of every output whose condition holds).
 REST_API_OUTPUTS = {"ApiUrl", "TokenUrl", "UserPoolId", "MachineClientId"}
 CONSUMER_OUTPUTS = {"ConsumerFunctionName"}
-ARCHIVE_OUTPUTS = {"ArchiveBucketName"}
-FLINK_OUTPUTS = {"FlinkApplicationName", "FlinkResultsLocation"}
+ARCHIVE_OUTPUTS = {"ArchiveBucketName", "ArchiveTableName"}
+FLINK_OUTPUTS = {"FlinkApplicationName", "FlinkResultsLocation", "ResultsTableName"}
 OPTION_OUTPUTS: dict[str, set[str]] = {
     "ClusterWithRestApi": REST_API_OUTPUTS,
     "LambdaConsumer": CONSUMER_OUTPUTS,
@@ -141,11 +142,24 @@ def _rest_api_exists(endpoint: str, url: str) -> None:
 
 
 # Root outputs that name something moto created: it must exist.
+def _athena_table(prefix: str) -> Callable[[str, str], None]:
+    """The output names a table Athena reads unquoted, in its stack's database (a name with the first 8 hex
+    digits of the stack's ID: Glue refuses upper case)."""
+
+    def check(_endpoint: str, name: str) -> None:
+        if not re.fullmatch(rf"{prefix}_[0-9a-f]{{8}}\.[a-z0-9_]+", name):
+            raise ValueError(f"not {prefix}_<8 hex digits>.<table>")
+
+    return check
+
+
 OUTPUT_CHECKS: dict[str, Callable[[str, str], None]] = {
     "ArchiveBucketName": _bucket_exists,
     "ConsumerFunctionName": _function_exists,
     "ApiUrl": _rest_api_exists,
     "FlinkResultsLocation": _results_bucket_exists,
+    "ArchiveTableName": _athena_table("msk_archive"),
+    "ResultsTableName": _athena_table("msk_analytics"),
 }
 
 

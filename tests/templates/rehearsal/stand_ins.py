@@ -67,6 +67,22 @@ def _generated_name(fields: Mapping[str, Any], limit: int) -> str:
     return f"{stack}-{name}"[:room] + suffix
 
 
+def _input_name(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    """What `Ref` gives a Glue database or table: the Name inside its DatabaseInput or TableInput. Once the
+    other values of that property are known only to the stack, the Name is an expression for moto."""
+
+    def name(fields: Mapping[str, Any]) -> Any:
+        given = fields.get(key)
+        if isinstance(given, PropertyExpression) and isinstance(given.node, Mapping) and "Name" in given.node:
+            named = given.node["Name"]
+            return named if isinstance(named, str) else PropertyExpression(named)
+        if not isinstance(given, Mapping) or "Name" not in given:
+            raise UnknownTypeError(f"placeholder value needs property {key}.Name of the resource")
+        return given["Name"]
+
+    return name
+
+
 CLUSTER_ARN = "arn:aws:kafka:{region}:{account}:cluster/{name}/11111111-2222-3333-4444-555555555555-1"
 
 PLACEHOLDERS: dict[str, Placeholder] = {
@@ -181,6 +197,12 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         },
     ),
     "Custom::FlinkApplicationRun": Placeholder(CUSTOM_RESOURCE, "{ApplicationName}"),
+    "AWS::Glue::Database": Placeholder(
+        "moto implements the Glue API but no Glue CloudFormation type", _input_name("DatabaseInput")
+    ),
+    "AWS::Glue::Table": Placeholder(
+        "moto implements the Glue API but no Glue CloudFormation type", _input_name("TableInput")
+    ),
     "Custom::KafkaTopic": Placeholder(CUSTOM_RESOURCE, "{TopicName}", {"TopicName": "{TopicName}"}),
     "Custom::AvailabilityZones": Placeholder(
         CUSTOM_RESOURCE,
