@@ -17,10 +17,10 @@ RESOURCES_FROM = {
     "LambdaFirehoseS3": (
         f"nested/foundation.yaml, nested/firehose-delivery.yaml, nested/kafka-function.yaml, {WAY_IN}"
     ),
-    "FlinkS3": f"nested/foundation.yaml, {WAY_IN}",
+    "FlinkS3": f"nested/foundation.yaml, nested/flink-analytics.yaml, {WAY_IN}",
     "All": (
         "nested/foundation.yaml, nested/ingest-api.yaml, nested/kafka-function.yaml, "
-        "nested/firehose-delivery.yaml"
+        "nested/firehose-delivery.yaml, nested/flink-analytics.yaml"
     ),
 }
 
