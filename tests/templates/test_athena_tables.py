@@ -138,8 +138,9 @@ def _resources(path: str, overrides: dict[str, str], stack_id: str = "") -> dict
     }
 
 
-def _glue_tables(resources: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r["TableInput"] for r in resources.values() if "TableInput" in r]
+def _glue_tables(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The TableInput of each Glue table, by table name."""
+    return {r["TableInput"]["Name"]: r["TableInput"] for r in resources.values() if "TableInput" in r}
 
 
 def _columns(table: dict[str, Any]) -> dict[str, Any]:
@@ -165,8 +166,7 @@ def _projected_values(table: dict[str, Any], column: str) -> set[str] | None:
 @pytest.fixture(scope="module")
 def archive() -> dict[str, Any]:
     resources = _resources("nested/firehose-delivery.yaml", {})
-    (table,) = _glue_tables(resources)
-    return {"table": table, "stream": resources["DeliveryStream"]}
+    return {"table": _glue_tables(resources)["records"], "stream": resources["DeliveryStream"]}
 
 
 ARCHIVE_RECORDS = {
@@ -282,10 +282,9 @@ def test_the_archive_year_must_be_named_and_the_other_partitions_cover_every_hou
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
     resources = _resources("nested/flink-analytics.yaml", {"BootstrapServers": "b-1.example.com:9098"})
-    (table,) = _glue_tables(resources)
     groups = resources["Application"]["ApplicationConfiguration"]["EnvironmentProperties"]["PropertyGroups"]
     settings = job_settings_from_groups(groups)
-    return {"table": table, "settings": settings}
+    return {"table": _glue_tables(resources)["window_results"], "settings": settings}
 
 
 def _sink(sql: str) -> tuple[dict[str, str], list[str], dict[str, str]]:
@@ -371,7 +370,7 @@ def test_each_component_names_its_database_in_lower_case_from_its_stack_id(
     # Then its database is named from its stack's ID, and its table names read in Athena without quotes
     (name,) = [r["DatabaseInput"]["Name"] for r in resources.values() if "DatabaseInput" in r]
     assert name == database
-    assert all(re.fullmatch(r"[a-z0-9_]+", table["Name"]) for table in _glue_tables(resources))
+    assert all(re.fullmatch(r"[a-z0-9_]+", name) for name in _glue_tables(resources))
     # And a name given instead is used as it is
     named = _resources(path, overrides | {"AthenaDatabaseName": "analytics_db"}, stack_id=STACK_ID)
     assert [r["DatabaseInput"]["Name"] for r in named.values() if "DatabaseInput" in r] == ["analytics_db"]

@@ -103,6 +103,13 @@ FLINK_ANALYTICS = {
     "ApplicationRun",
     "AnalyticsDatabase",
     "ResultsTable",
+    # the Studio notebook (FlinkStudioNotebook, on by default)
+    "StudioTopicTable",
+    "StudioLogGroup",
+    "StudioLogStream",
+    "StudioRole",
+    "StudioNotebookApplication",
+    "StudioLogging",
 }
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
 # Every option gets the deployment's key, layer and access logs bucket, and reads the cluster (new or

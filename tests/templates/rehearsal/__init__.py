@@ -30,7 +30,7 @@ ARTIFACTS_BUCKET = "rehearsal-artifacts"
 REST_API_OUTPUTS = {"ApiUrl", "TokenUrl", "UserPoolId", "MachineClientId"}
 CONSUMER_OUTPUTS = {"ConsumerFunctionName"}
 ARCHIVE_OUTPUTS = {"ArchiveBucketName", "ArchiveTableName"}
-FLINK_OUTPUTS = {"FlinkApplicationName", "FlinkResultsLocation", "ResultsTableName"}
+FLINK_OUTPUTS = {"FlinkApplicationName", "FlinkResultsLocation", "ResultsTableName", "StudioNotebookName"}
 OPTION_OUTPUTS: dict[str, set[str]] = {
     "ClusterWithRestApi": REST_API_OUTPUTS,
     "LambdaConsumer": CONSUMER_OUTPUTS,
