@@ -172,6 +172,10 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         " Python object, not the ARN that nested stacks receive (and check against LayerArn's pattern)",
         "arn:aws:lambda:{region}:{account}:layer:{name}:1",
     ),
+    "AWS::Lambda::Alias": Placeholder(
+        "moto's CloudFormation creates Lambda versions but not aliases (SAM's AutoPublishAlias makes one)",
+        "arn:aws:lambda:{region}:{account}:function:{stack}-function:{Name}",
+    ),
     "AWS::Lambda::EventSourceMapping": Placeholder(
         "moto's event source mappings take SQS, DynamoDB and Kinesis sources only"
         " (awslambda/models.py: 'Invalid EventSourceArn' for an MSK cluster)",
@@ -347,6 +351,7 @@ DELETERS: dict[str, Deleter] = {
     "AWS::EC2::SecurityGroupIngress": Deleter(f"{NOT_DELETED}; goes with its security group", None),
     "AWS::IAM::ManagedPolicy": Deleter(NOT_DELETED, _detach_and_delete_policy),
     "AWS::Lambda::Permission": Deleter(f"{NOT_DELETED}; goes with its function", None),
+    "AWS::Lambda::Version": Deleter(f"{NOT_DELETED}; goes with its function", None),
     "AWS::ApiGateway::RestApi": Deleter(
         NOT_DELETED, lambda api, i: api("apigateway").delete_rest_api(restApiId=i)
     ),
