@@ -97,6 +97,7 @@ FLINK_ANALYTICS = {
     "ApplicationLogGroup",
     "ApplicationLogStream",
     "ApplicationSecurityGroup",
+    "RunOnTheTopicPolicy",
     "ApplicationRole",
     "Application",
     "ApplicationLogging",

@@ -59,7 +59,7 @@ def _resolved(overrides: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         name: resolve_tree(template["Resources"][name].get("Properties", {}), names, conditions)
         for name in enabled_resources(template, params)
-        if name in STUDIO | {"Application", "ApplicationRole"}
+        if name in STUDIO | {"Application", "ApplicationRole", "RunOnTheTopicPolicy"}
     }
 
 
@@ -175,9 +175,13 @@ def test_the_notebooks_role_reads_the_topic_with_the_tables_group_and_writes_onl
     deployed: dict[str, Any],
 ) -> None:
     flink = _flink_table(deployed["StudioTopicTable"]["TableInput"])
-    statements = {
-        s["Sid"]: s for p in deployed["StudioRole"]["Policies"] for s in p["PolicyDocument"]["Statement"]
-    }
+    role = deployed["StudioRole"]
+    # The role's own policy, and the one it shares with the application (reading the topic from the VPC)
+    documents = [p["PolicyDocument"] for p in role["Policies"]]
+    shared = deployed["RunOnTheTopicPolicy"]
+    assert role["ManagedPolicyArns"] == ["<RunOnTheTopicPolicy>"]
+    documents.append(shared["PolicyDocument"])
+    statements = {s["Sid"]: s for document in documents for s in document["Statement"]}
     group_arn = (
         f"arn:aws:kafka:us-east-1:123456789012:group/streaming-1a2b3c4d/x/{flink['properties.group.id']}"
     )
