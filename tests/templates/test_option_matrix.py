@@ -16,6 +16,7 @@ from local.cfn import (
 )
 from tests.templates.sam_offline import REPO, load_template
 from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, WIRED
+from tests.templates.test_studio_notebook import STUDIO
 
 OPTIONS = ["ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All"]
 OPTION_COMPONENTS = {
@@ -104,14 +105,7 @@ FLINK_ANALYTICS = {
     "ApplicationRun",
     "AnalyticsDatabase",
     "ResultsTable",
-    # the Studio notebook (FlinkStudioNotebook, on by default)
-    "StudioTopicTable",
-    "StudioLogGroup",
-    "StudioLogStream",
-    "StudioRole",
-    "StudioNotebookApplication",
-    "StudioLogging",
-}
+} | STUDIO  # the Studio notebook (FlinkStudioNotebook, on by default)
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
 # Every option gets the deployment's key, layer and access logs bucket, and reads the cluster (new or
 # existing) from one place, which also looks the brokers up once (outside the VPC).

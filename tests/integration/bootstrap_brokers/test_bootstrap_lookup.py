@@ -122,6 +122,26 @@ def test_delete_succeeds_without_calling_msk(
     assert cloudformation_endpoint.responses[-1]["Status"] == "SUCCESS"
 
 
+def _ask_with_subnets(
+    handler: Any, endpoint: CloudFormationEndpoint, context: FakeLambdaContext, vpcs: list[str]
+) -> dict[str, Any]:
+    """Look the cluster up with two client subnets that EC2 places in `vpcs` (one per subnet)."""
+    subnets = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    with Stubber(client("ec2")) as ec2:
+        ec2.add_response(
+            "describe_subnets",
+            {"Subnets": [{"SubnetId": s, "VpcId": v} for s, v in zip(subnets, vpcs, strict=True)]},
+            {"SubnetIds": subnets},
+        )
+        return endpoint.ask(
+            handler,
+            context,
+            "Create",
+            LOOKUP,
+            {"ClusterArn": CLUSTER, "ClientAuthentication": "IAM", "SubnetIds": ",".join(subnets)},
+        )
+
+
 def test_gives_the_vpc_of_the_clients_subnets(
     lookup_handler: Any,
     msk: Stubber,
@@ -129,23 +149,11 @@ def test_gives_the_vpc_of_the_clients_subnets(
     lambda_context: FakeLambdaContext,
 ) -> None:
     # Given the clients' subnets (the Flink application creates its own security group in their VPC)
-    subnets = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
     msk.add_response("get_bootstrap_brokers", MSK_ANSWER, {"ClusterArn": CLUSTER})
-    with Stubber(client("ec2")) as ec2:
-        ec2.add_response(
-            "describe_subnets",
-            {"Subnets": [{"SubnetId": s, "VpcId": "vpc-0ccccccccccccccccc"} for s in subnets]},
-            {"SubnetIds": subnets},
-        )
-        answer = cloudformation_endpoint.ask(
-            lookup_handler,
-            lambda_context,
-            "Create",
-            LOOKUP,
-            {"ClusterArn": CLUSTER, "ClientAuthentication": "IAM", "SubnetIds": ",".join(subnets)},
-        )
+    vpc = "vpc-0ccccccccccccccccc"
+    answer = _ask_with_subnets(lookup_handler, cloudformation_endpoint, lambda_context, [vpc, vpc])
     assert answer["Status"] == "SUCCESS", answer.get("Reason")
-    assert answer["Data"]["VpcId"] == "vpc-0ccccccccccccccccc"
+    assert answer["Data"]["VpcId"] == vpc
 
 
 def test_subnets_in_two_vpcs_fail_with_the_reason(
@@ -154,24 +162,8 @@ def test_subnets_in_two_vpcs_fail_with_the_reason(
     cloudformation_endpoint: CloudFormationEndpoint,
     lambda_context: FakeLambdaContext,
 ) -> None:
-    subnets = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
     msk.add_response("get_bootstrap_brokers", MSK_ANSWER, {"ClusterArn": CLUSTER})
-    with Stubber(client("ec2")) as ec2:
-        ec2.add_response(
-            "describe_subnets",
-            {
-                "Subnets": [
-                    {"SubnetId": s, "VpcId": f"vpc-0{i}cccccccccccccccc"} for i, s in enumerate(subnets)
-                ]
-            },
-            {"SubnetIds": subnets},
-        )
-        answer = cloudformation_endpoint.ask(
-            lookup_handler,
-            lambda_context,
-            "Create",
-            LOOKUP,
-            {"ClusterArn": CLUSTER, "ClientAuthentication": "IAM", "SubnetIds": ",".join(subnets)},
-        )
+    vpcs = ["vpc-00cccccccccccccccc", "vpc-01cccccccccccccccc"]
+    answer = _ask_with_subnets(lookup_handler, cloudformation_endpoint, lambda_context, vpcs)
     assert answer["Status"] == "FAILED"
     assert "are in 2 VPCs" in answer["Reason"]
