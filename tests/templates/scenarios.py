@@ -53,6 +53,7 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
     },
     "network": {
         "vpc-endpoints": {},
+        "vpc-endpoints-with-glue": {"GlueEndpoint": "true"},
         "nat-gateways": {"EgressMode": "NatGateway"},
         "existing-vpc": EXISTING_VPC,
         "existing-vpc-endpoints": EXISTING_VPC
@@ -60,7 +61,7 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
     },
     "vpc-endpoints": {
         "no-s3-gateway": {},
-        "s3-gateway": {"RouteTableIds": "rtb-0aaaaaaaaaaaaaaaa"},
+        "s3-gateway-and-glue": {"RouteTableIds": "rtb-0aaaaaaaaaaaaaaaa", "GlueEndpoint": "true"},
     },
     "ingest-api": {
         "defaults": {},

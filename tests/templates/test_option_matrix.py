@@ -10,9 +10,11 @@ import pytest
 
 from local.cfn import (
     enabled_resources,
+    evaluate_conditions,
     nested_parameters,
     output_value,
     parameter_values,
+    resolve_value,
 )
 from tests.templates.sam_offline import REPO, load_template
 from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, WIRED
@@ -255,18 +257,21 @@ def test_network_modes(overrides: dict[str, str], expected: set[str]) -> None:
     assert set(enabled_resources(network, parameter_values(network, wired | overrides))) == expected
 
 
+REQUIRED_ENDPOINT_PARAMETERS = {
+    "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
+    "SubnetIds": EXISTING_VPC["ExistingPrivateSubnetIds"],
+    "ClientSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
+    "BrokerSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
+}
+
+
 @pytest.mark.parametrize(("route_tables", "s3_gateway"), [("", False), ("rtb-0aaaaaaaaaaaaaaaa", True)])
-def test_vpc_endpoints_cover_what_the_solution_calls(route_tables: str, s3_gateway: bool) -> None:
+@pytest.mark.parametrize("glue", [False, True])
+def test_vpc_endpoints_cover_what_the_solution_calls(route_tables: str, s3_gateway: bool, glue: bool) -> None:
     endpoints = load_template(REPO / "nested/vpc-endpoints.yaml")
     params = parameter_values(
         endpoints,
-        {
-            "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
-            "SubnetIds": EXISTING_VPC["ExistingPrivateSubnetIds"],
-            "RouteTableIds": route_tables,
-            "ClientSecurityGroupId": "sg-0aaaaaaaaaaaaaaaa",
-            "BrokerSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb",
-        },
+        REQUIRED_ENDPOINT_PARAMETERS | {"RouteTableIds": route_tables, "GlueEndpoint": str(glue).lower()},
     )
     services = {
         endpoints["Resources"][name]["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
@@ -274,26 +279,46 @@ def test_vpc_endpoints_cover_what_the_solution_calls(route_tables: str, s3_gatew
         if kind == "AWS::EC2::VPCEndpoint"
     }
     # The event source mapping's pollers (STS, Lambda, Secrets Manager), its on-failure destinations (SQS,
-    # S3), Managed Flink's logs and metrics; no MSK API endpoint: nothing in the VPC calls it.
-    expected = {"sts", "lambda", "secretsmanager", "sqs", "logs", "monitoring"} | (
-        {"s3"} if s3_gateway else set()
+    # S3), Managed Flink's logs and metrics, the Studio notebook's Glue catalog when asked for; no MSK API
+    # endpoint: nothing in the VPC calls it.
+    expected = (
+        {"sts", "lambda", "secretsmanager", "sqs", "logs", "monitoring"}
+        | ({"s3"} if s3_gateway else set())
+        | ({"glue"} if glue else set())
     )
     assert services == expected
     assert set(output_value(endpoints, params, "Services").split(",")) == expected
 
 
-def test_the_zone_check_knows_every_interface_endpoint_the_stack_creates() -> None:
-    # The zones are chosen before the endpoints exist, so the network stack names their services itself.
+@pytest.mark.parametrize("glue", ["false", "true"])
+def test_the_zone_check_knows_every_interface_endpoint_the_stack_creates(glue: str) -> None:
+    # Given the network stack creating the endpoints in an existing VPC, with or without the Glue one
     network = load_template(REPO / "nested/network.yaml")
-    checked = network["Resources"]["Zones"]["Properties"]["EndpointServices"]["Fn::If"][1].split(",")
-    endpoints = load_template(REPO / "nested/vpc-endpoints.yaml")["Resources"].values()
+    params = parameter_values(
+        network,
+        {"KeyArn": WIRED["KeyArn"], "LayerArn": WIRED["LayerArn"], "GlueEndpoint": glue}
+        | EXISTING_VPC
+        | {"CreateEndpointsInExistingVpc": "true"},
+    )
+    # When the zones are checked (before the endpoints exist, so the network stack names their services)
+    conditions = evaluate_conditions(network, params)
+    checked = resolve_value(
+        network["Resources"]["Zones"]["Properties"]["EndpointServices"], params, conditions
+    )
+    # Then they are the interface endpoints the endpoint stack creates with what the network passes it
+    endpoints = load_template(REPO / "nested/vpc-endpoints.yaml")
+    passed = nested_parameters(network, "Endpoints", params)
+    endpoint_params = parameter_values(
+        endpoints, {"GlueEndpoint": passed["GlueEndpoint"]} | REQUIRED_ENDPOINT_PARAMETERS
+    )
     created = [
-        endpoint["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
-        for endpoint in endpoints
-        if endpoint["Type"] == "AWS::EC2::VPCEndpoint"
-        and endpoint["Properties"]["VpcEndpointType"] == "Interface"
+        endpoints["Resources"][name]["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
+        for name, kind in enabled_resources(endpoints, endpoint_params).items()
+        if kind == "AWS::EC2::VPCEndpoint"
+        and endpoints["Resources"][name]["Properties"]["VpcEndpointType"] == "Interface"
     ]
-    assert sorted(checked) == sorted(created)
+    assert sorted(checked.split(",")) == sorted(created)
+    assert ("glue" in created) == (glue == "true")
 
 
 def test_the_choice_of_cluster_is_made_in_one_place() -> None:

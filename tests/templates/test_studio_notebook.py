@@ -111,6 +111,8 @@ def test_the_notebook_is_optional_and_on_by_default() -> None:
     ):
         root_params = parameter_values(root, {"DeploymentOption": option, "FlinkStudioNotebook": studio})
         assert nested_parameters(root, "FlinkAnalytics", root_params)["StudioNotebook"] == studio
+        # The notebook's catalog is AWS Glue: the network's endpoints include a Glue one when it is deployed
+        assert nested_parameters(root, "Network", root_params)["GlueEndpoint"] == str(expected).lower()
         assert (
             evaluate_conditions(root, root_params)[root["Outputs"]["StudioNotebookName"]["Condition"]]
             == expected
@@ -119,6 +121,7 @@ def test_the_notebook_is_optional_and_on_by_default() -> None:
         root, {"DeploymentOption": "LambdaConsumer", "FlinkStudioNotebook": "true"}
     )
     assert not evaluate_conditions(root, lambda_only)["DeployStudio"]
+    assert nested_parameters(root, "Network", lambda_only)["GlueEndpoint"] == "false"
 
 
 def test_the_notebook_runs_studio_on_flink_1_15_in_the_jobs_network(deployed: dict[str, Any]) -> None:
