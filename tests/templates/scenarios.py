@@ -44,6 +44,7 @@ WIRED = {
     "KeyArn": "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555",
     "LayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:streaming-shared:1",
     "AccessLogsBucketName": "streaming-accesslogs-1a2b3c4d",
+    "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:streaming-AlarmTopic-1A2B3C4D5E6F",
 }
 
 SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
