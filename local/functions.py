@@ -35,6 +35,8 @@ LOCAL_PARAMETERS = {
     "KeyArn": f"arn:aws:kms:{LOCAL_REGION}:{LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000",
     "LayerArn": f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:layer:local-sharedlayer:1",
     "AccessLogsBucketName": "local-accesslogsbucket",
+    # nested/foundation.yaml's AlarmTopic, as local/aws.py creates it in moto
+    "AlarmTopicArn": f"arn:aws:sns:{LOCAL_REGION}:{LOCAL_ACCOUNT}:local-alarmtopic",
     "DeliveryStreamName": "local-deliverystream",
     "ArchiveBucketName": "local-archivebucket",
     "VpcId": "vpc-00000000000000001",
