@@ -1,22 +1,26 @@
 """AWS emulation for the local runtime: moto in server mode on a loopback port, holding the resources a
-template declares, under the names `local.functions.local_name` gives them."""
+template declares, under the names `local.functions.local_name` gives them (alarms: under their stack's)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import urllib.request
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import boto3
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.server import ThreadedMotoServer
 
 from local.broker import free_port
-from local.cfn import enabled_resources, evaluate_conditions, parameter_values, resolve_tree
+from local.cfn import enabled_resources, evaluate_conditions, parameter_values, resolve_tree, resolve_value
+from local.dashboard_picture import rows
 from local.functions import (
     LOCAL_ACCOUNT,
     LOCAL_CLUSTER_ARN,
@@ -27,6 +31,15 @@ from local.functions import (
     local_name,
 )
 
+# What CloudFormation's pseudo parameters give locally (the root stack is called "local").
+LOCAL_PSEUDO_PARAMETERS = {
+    "AWS::AccountId": LOCAL_ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::Region": LOCAL_REGION,
+    "AWS::StackName": "local",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
 # moto accepts any credentials; these make boto3 sign requests without looking for real ones.
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -36,9 +49,21 @@ LOCAL_CREDENTIALS = {
 }
 
 
+@cache
+def _parsed(path: Path, modified: int) -> str:
+    return json.dumps(load_template(path))
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    """`load_template(path)`, parsed once per version of the file (PyYAML parses a template in a quarter of
+    a second); a fresh copy each call."""
+    return dict(json.loads(_parsed(path, path.stat().st_mtime_ns)))
+
+
 @contextmanager
 def running_moto() -> Iterator[str]:
     """Yield the endpoint URL of a moto server started on a free loopback port; stop it afterwards."""
+    _route_put_composite_alarm()
     port = free_port()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's web server logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -52,6 +77,15 @@ def running_moto() -> Iterator[str]:
         server.stop()
 
 
+def _route_put_composite_alarm() -> None:
+    """moto 5.2 keeps composite alarms (an alarm with a rule, listed by DescribeAlarms under CompositeAlarms)
+    but routes no PutCompositeAlarm action; its PutMetricAlarm handler reads AlarmRule "to re-use this method
+    for composite alarms" (moto/cloudwatch/responses.py): route the action there, as LocalStack does. The
+    server runs in this process, so this reaches it."""
+    if not hasattr(CloudWatchResponse, "put_composite_alarm"):
+        CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm  # type: ignore[attr-defined]
+
+
 def client(service: str, endpoint: str) -> Any:
     """A boto3 client for `service` on the moto server at `endpoint`, with the local credentials."""
     session = boto3.session.Session(
@@ -62,7 +96,9 @@ def client(service: str, endpoint: str) -> Any:
     return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]  # any service name
 
 
+@lru_cache(maxsize=4)
 def _clients(endpoint: str) -> dict[str, Any]:
+    """One client per service for a moto server (a client costs a tenth of a second to make)."""
     return {
         name: client(name, endpoint)
         for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch", "logs")
@@ -78,45 +114,112 @@ class _Deployment:
     conditions: dict[str, bool]
     resources: dict[str, dict[str, Any]]
 
-    def of_type(self, kind: str) -> list[str]:
-        """The logical IDs of the deployed resources of this type."""
-        return [logical_id for logical_id, resource in self.resources.items() if resource["Type"] == kind]
+    def of_type(self, *kinds: str) -> list[str]:
+        """The logical IDs of the deployed resources of these types."""
+        return [logical_id for logical_id, resource in self.resources.items() if resource["Type"] in kinds]
 
     def properties(self, logical_id: str, names: Collection[str], values: dict[str, str]) -> dict[str, Any]:
         """The resource's properties among `names`, resolved; `values` holds what a `!Ref` (or a
         `!GetAtt X.Attribute`) to a resource gives locally."""
         declared = self.resources[logical_id].get("Properties", {})
         chosen = {name: value for name, value in declared.items() if name in names}
-        return dict(resolve_tree(chosen, self.params | values, self.conditions))
+        return dict(resolve_tree(chosen, LOCAL_PSEUDO_PARAMETERS | self.params | values, self.conditions))
+
+    def local_values(self, stack: str = "") -> dict[str, str]:
+        """What a `!Ref` to each resource gives locally, and the `!GetAtt X.Attribute` values the templates
+        read: local names, and ARNs built from them. Alarms without an AlarmName are named after their stack
+        (CloudFormation's "<stack>-<logical ID>-<suffix>"): a template nested twice has two sets of them."""
+        values = {logical_id: local_name(logical_id) for logical_id in self.resources}
+        arn = f"{LOCAL_REGION}:{LOCAL_ACCOUNT}"
+        for bucket in self.of_type("AWS::S3::Bucket"):
+            values[f"{bucket}.Arn"] = f"arn:aws:s3:::{local_name(bucket)}"
+        for role in self.of_type("AWS::IAM::Role"):
+            values[f"{role}.Arn"] = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name(role)}"
+        for queue in self.of_type("AWS::SQS::Queue"):
+            values[f"{queue}.QueueName"] = local_name(queue)
+            values[f"{queue}.Arn"] = f"arn:aws:sqs:{arn}:{local_name(queue)}"
+        for topic in self.of_type("AWS::SNS::Topic"):
+            values[topic] = f"arn:aws:sns:{arn}:{local_name(topic)}"
+            values[f"{topic}.TopicName"] = local_name(topic)
+        for alarm in self.of_type(*ALARM_TYPES):
+            named = self.properties(alarm, ["AlarmName"], values).get("AlarmName")
+            values[alarm] = str(named or local_name(f"{stack}-{alarm}" if stack else alarm))
+            values[f"{alarm}.Arn"] = f"arn:aws:cloudwatch:{arn}:alarm:{values[alarm]}"
+        for dashboard in self.of_type("AWS::CloudWatch::Dashboard"):
+            values[dashboard] = str(
+                self.properties(dashboard, ["DashboardName"], values).get("DashboardName")
+                or values[dashboard]
+            )
+        return values
+
+    def outputs(self, template: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
+        """The template's outputs whose condition holds, with `values` for its resources; an output the
+        local evaluator cannot give (a custom resource's attribute, say) is left out."""
+        found: dict[str, str] = {}
+        names = LOCAL_PSEUDO_PARAMETERS | self.params | values
+        for name, output in template.get("Outputs", {}).items():
+            if "Condition" in output and not self.conditions[output["Condition"]]:
+                continue
+            try:
+                value = resolve_value(output["Value"], names, self.conditions)
+            except (ValueError, KeyError):
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            if not (text.startswith("<") or "${" in text):  # an attribute or a name with no local value
+                found[name] = text
+        return found
+
+
+# The alarm types: a `!Ref` gives the alarm's name.
+ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 
 
 def _deployment(template: dict[str, Any], passed: dict[str, str]) -> _Deployment:
     parameters = template.get("Parameters", {})
     given = {k: v for k, v in (LOCAL_PARAMETERS | passed).items() if k in parameters}
     params = parameter_values(template, given)
-    enabled = enabled_resources(template, params)
+    known = LOCAL_PSEUDO_PARAMETERS | params
+    enabled = enabled_resources(template, known)
     return _Deployment(
         params,
-        evaluate_conditions(template, params),
+        evaluate_conditions(template, known),
         {logical_id: template["Resources"][logical_id] for logical_id in enabled},
     )
 
 
+def template_outputs(
+    template_path: Path, parameters: dict[str, str], stack: str, created: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The outputs the template gives locally when deployed as `stack` with these parameter values: the
+    local values of its resources, or what moto gave them in `created` (user pool and client IDs; not the
+    alarms, whose names are the stack's: `created` may hold another stack's under the same logical ID)."""
+    template = read_template(template_path)
+    deployment = _deployment(template, parameters)
+    alarms = set(deployment.of_type(*ALARM_TYPES))
+    assigned = {
+        key: value
+        for key, value in (created or {}).items()
+        if key in deployment.resources and key not in alarms
+    }
+    return deployment.outputs(template, deployment.local_values(stack) | assigned)
+
+
 def create_template_resources(
-    endpoint: str, template_path: Path, parameters: dict[str, str] | None = None
+    endpoint: str,
+    template_path: Path,
+    parameters: dict[str, str] | None = None,
+    stack: str = "",
+    *,
+    monitoring: bool = True,
 ) -> dict[str, str]:
     """Create what the template deploys with these parameter values (by default, what the root would pass
     locally; resources whose condition is false are left out): its buckets, queues, log groups, DirectPut
-    delivery streams, Cognito user pools, SNS topics and CloudWatch alarms; logical ID -> local name (or pool
-    ID, client ID, topic ARN)."""
-    deployment = _deployment(load_template(template_path), parameters or {})
+    delivery streams, Cognito user pools, SNS topics and, unless `monitoring` is false, its CloudWatch
+    alarms, composite alarms and dashboards (alarms named after `stack`, the nested application's logical
+    ID). Returns logical ID -> local name (or pool ID, client ID, topic ARN, alarm or dashboard name)."""
+    deployment = _deployment(read_template(template_path), parameters or {})
     clients = _clients(endpoint)
-    # What a `!Ref` to a resource gives locally, and the ARNs the templates read with `!GetAtt`
-    values = {logical_id: local_name(logical_id) for logical_id in deployment.resources}
-    for bucket in deployment.of_type("AWS::S3::Bucket"):
-        values[f"{bucket}.Arn"] = f"arn:aws:s3:::{local_name(bucket)}"
-    for role in deployment.of_type("AWS::IAM::Role"):
-        values[f"{role}.Arn"] = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name(role)}"
+    values = deployment.local_values(stack)
     for bucket in deployment.of_type("AWS::S3::Bucket"):
         clients["s3"].create_bucket(Bucket=local_name(bucket))
     for queue in deployment.of_type("AWS::SQS::Queue"):
@@ -126,12 +229,14 @@ def create_template_resources(
             clients["logs"].create_log_group(logGroupName=local_name(log_group))
     created = {
         logical_id: local_name(logical_id)
-        for kind in ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
-        for logical_id in deployment.of_type(kind)
+        for logical_id in deployment.of_type("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
     }
     created |= _create_user_pools(clients["cognito-idp"], deployment, values)
     created |= _create_delivery_streams(clients["firehose"], deployment, values)
-    created |= _create_topics_and_alarms(clients["sns"], clients["cloudwatch"], deployment, values)
+    for topic in deployment.of_type("AWS::SNS::Topic"):
+        created[topic] = clients["sns"].create_topic(Name=local_name(topic))["TopicArn"]
+    if monitoring:
+        created |= _create_alarms_and_dashboards(clients["cloudwatch"], deployment, values | created)
     return created
 
 
@@ -194,19 +299,64 @@ def _alarm_arguments(resolved: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def _create_topics_and_alarms(
-    sns: Any, cloudwatch: Any, deployment: _Deployment, values: dict[str, str]
+# put_composite_alarm's arguments that an AWS::CloudWatch::CompositeAlarm's properties give.
+COMPOSITE_ALARM_PROPERTIES = (
+    "AlarmRule",
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+)
+
+
+def _create_alarms_and_dashboards(
+    cloudwatch: Any, deployment: _Deployment, values: dict[str, str]
 ) -> dict[str, str]:
-    """The SNS topics, then the alarms (a `!Ref` to a topic gives its ARN)."""
+    """The alarms, the composite alarms, then the dashboards, under the names `values` gives them, with
+    every reference in their properties (DashboardBody included) resolved to its local value."""
     created: dict[str, str] = {}
-    for topic in deployment.of_type("AWS::SNS::Topic"):
-        created[topic] = sns.create_topic(Name=local_name(topic))["TopicArn"]
     for alarm in deployment.of_type("AWS::CloudWatch::Alarm"):
-        resolved = deployment.properties(alarm, (*ALARM_PROPERTIES, "AlarmName"), values | created)
-        alarm_name = str(resolved.pop("AlarmName", None) or local_name(alarm))
-        cloudwatch.put_metric_alarm(AlarmName=alarm_name, **_alarm_arguments(resolved))
-        created[alarm] = alarm_name
+        resolved = deployment.properties(alarm, ALARM_PROPERTIES, values)
+        cloudwatch.put_metric_alarm(AlarmName=values[alarm], **_alarm_arguments(resolved))
+        created[alarm] = values[alarm]
+    for alarm in deployment.of_type("AWS::CloudWatch::CompositeAlarm"):
+        resolved = deployment.properties(alarm, COMPOSITE_ALARM_PROPERTIES, values)
+        cloudwatch.put_composite_alarm(AlarmName=values[alarm], **_alarm_arguments(resolved))
+        created[alarm] = values[alarm]
+    for dashboard in deployment.of_type("AWS::CloudWatch::Dashboard"):
+        body = deployment.properties(dashboard, ["DashboardBody"], values)["DashboardBody"]
+        cloudwatch.put_dashboard(DashboardName=values[dashboard], DashboardBody=body)
+        created[dashboard] = values[dashboard]
     return created
+
+
+@dataclass(frozen=True)
+class MonitoringInMoto:
+    """The alarms and dashboards moto holds."""
+
+    alarms: list[str]
+    composite_alarms: list[dict[str, Any]]  # as DescribeAlarms gives them (AlarmName, AlarmRule, ...)
+    dashboards: dict[str, list[str]]  # name -> the titles of its rows
+
+
+def monitoring_in_moto(endpoint: str) -> MonitoringInMoto:
+    """Read back from moto every alarm, composite alarm and dashboard (with its rows)."""
+    cloudwatch = client("cloudwatch", endpoint)
+    alarms: list[str] = []
+    composites: list[dict[str, Any]] = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate():
+        alarms += [alarm["AlarmName"] for alarm in page["MetricAlarms"]]
+        composites += page["CompositeAlarms"]
+    dashboards = {
+        entry["DashboardName"]: [
+            row.title
+            for row in rows(cloudwatch.get_dashboard(DashboardName=entry["DashboardName"])["DashboardBody"])
+        ]
+        for page in cloudwatch.get_paginator("list_dashboards").paginate()
+        for entry in page["DashboardEntries"]
+    }
+    return MonitoringInMoto(alarms, composites, dashboards)
 
 
 # Nested templates for the cluster itself, which the local broker stands in for even against an existing
@@ -217,7 +367,7 @@ CLUSTER_TEMPLATES = frozenset({REPO / "nested" / "cluster-bootstrap.yaml"})
 def option_templates(option: str) -> list[Path]:
     """The nested templates the root template deploys for a DeploymentOption, against an existing cluster
     (locally the broker stands in for the cluster, its network and the lookup of its brokers)."""
-    root = load_template(REPO / "template.yaml")
+    root = read_template(REPO / "template.yaml")
     params = parameter_values(root, {"DeploymentOption": option, "ExistingClusterArn": LOCAL_CLUSTER_ARN})
     deployed = [
         REPO / str(root["Resources"][logical_id]["Properties"]["Location"])

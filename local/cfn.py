@@ -158,7 +158,11 @@ def _is_intrinsic(node: dict[str, Any]) -> bool:
 
 
 def resolve_tree(node: Any, names: dict[str, str], conditions: dict[str, bool]) -> Any:
-    """A property tree (maps and lists of values and functions) resolved; AWS::NoValue entries dropped."""
+    """A property tree (maps and lists of values and functions) resolved; AWS::NoValue entries dropped. The
+    branch an Fn::If picks is a tree too (a list of maps, say)."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        name, when_true, when_false = node["Fn::If"]
+        return resolve_tree(when_true if conditions[name] else when_false, names, conditions)
     if isinstance(node, dict) and not _is_intrinsic(node):
         resolved = {key: resolve_tree(value, names, conditions) for key, value in node.items()}
         return {key: value for key, value in resolved.items() if value is not None}
@@ -300,14 +304,16 @@ def evaluate_rules(template: dict[str, Any], params: dict[str, str]) -> list[str
     return failed
 
 
-def references(node: Any, conditions: dict[str, bool] | None = None) -> set[tuple[str, str | None]]:
+def references(
+    node: Any, conditions: dict[str, bool] | None = None, *, pseudo: bool = False
+) -> set[tuple[str, str | None]]:
     """What `node` reads: (name, attribute) for each `Fn::GetAtt` and `${Name.Attribute}`, (name, None) for
-    each `Ref` and `${Name}` (pseudo parameters and Fn::Sub's own variables left out). With `conditions`,
-    only the Fn::If branches they select are followed."""
+    each `Ref` and `${Name}` (Fn::Sub's own variables left out, and pseudo parameters unless `pseudo`). With
+    `conditions`, only the Fn::If branches they select are followed."""
     found: set[tuple[str, str | None]] = set()
     if isinstance(node, list):
         for item in node:
-            found |= references(item, conditions)
+            found |= references(item, conditions, pseudo=pseudo)
     elif isinstance(node, dict) and _is_intrinsic(node):
         ((function, argument),) = node.items()
         if function == "Ref":
@@ -317,19 +323,19 @@ def references(node: Any, conditions: dict[str, bool] | None = None) -> set[tupl
             found.add((str(name), str(attribute)))
         elif function == "Fn::If" and conditions is not None:
             name, when_true, when_false = argument
-            found |= references(when_true if conditions[name] else when_false, conditions)
+            found |= references(when_true if conditions[name] else when_false, conditions, pseudo=pseudo)
         elif function == "Fn::Sub":
             text, variables = (argument, {}) if isinstance(argument, str) else argument
             for match in re.finditer(r"\$\{([^}!][^}]*)\}", text):
                 name, _, attribute = match.group(1).partition(".")
                 if name not in variables:
                     found.add((name, attribute or None))
-            found |= references(list(variables.values()), conditions)
+            found |= references(list(variables.values()), conditions, pseudo=pseudo)
         else:
-            found |= references(argument, conditions)
+            found |= references(argument, conditions, pseudo=pseudo)
     elif isinstance(node, dict):
-        found |= references(list(node.values()), conditions)
-    return {(name, attribute) for name, attribute in found if not name.startswith("AWS::")}
+        found |= references(list(node.values()), conditions, pseudo=pseudo)
+    return {(name, attribute) for name, attribute in found if pseudo or not name.startswith("AWS::")}
 
 
 def parameter_violations(template: dict[str, Any], params: dict[str, str]) -> list[str]:

@@ -180,6 +180,7 @@ def main(option: str) -> int:
             report.append(f"in the topic      {stored} records")
             unaccounted += in_topic - stored
         report += [
+            _monitoring(aws.monitoring_in_moto(endpoint)),
             _keep_data(s3, log_path.parent / "s3"),
             f"unaccounted       {unaccounted}",
             f"took              {time.monotonic() - started:.1f} s",
@@ -188,6 +189,20 @@ def main(option: str) -> int:
         ]
     print("\n".join(report))
     return 0 if unaccounted == 0 else 1
+
+
+def _counted(count: int, thing: str) -> str:
+    return f"{count} {thing}" + ("" if count == 1 else "s")
+
+
+def _monitoring(found: aws.MonitoringInMoto) -> str:
+    """The alarms and dashboards moto holds, each dashboard with its rows."""
+    dashboards = ", ".join(f"{name}: {'; '.join(rows)}" for name, rows in found.dashboards.items())
+    return (
+        f"monitoring        {_counted(len(found.alarms), 'alarm')}, "
+        f"{_counted(len(found.composite_alarms), 'composite alarm')}, "
+        f"{_counted(len(found.dashboards), 'dashboard')} ({dashboards}) in moto"
+    )
 
 
 def _keep_data(s3: Any, folder: Path) -> str:

@@ -64,7 +64,9 @@ def backends(spec: FunctionSpec) -> Iterator[dict[str, str]]:
         if {"DELIVERY_STREAM_NAME", "ARCHIVE_BUCKET_NAME"} & set(spec.environment):
             endpoint = stack.enter_context(aws.running_moto())
             for application in applications_behind(spec):
-                aws.create_template_resources(endpoint, application.template, application.parameters)
+                aws.create_template_resources(
+                    endpoint, application.template, application.parameters, application.logical_id
+                )
             overrides |= aws.environment(endpoint)
         if "KAFKA_AUTH" in spec.environment:
             bootstrap = stack.enter_context(running_broker())

@@ -12,39 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from local.cfn import evaluate_conditions, nested_parameters, parameter_values, resolve_value
-from local.functions import LOCAL_ACCOUNT, LOCAL_CLUSTER_ARN, LOCAL_REGION, REPO, load_template, local_name
-
-PSEUDO_PARAMETERS = {
-    "AWS::AccountId": LOCAL_ACCOUNT,
-    "AWS::Partition": "aws",
-    "AWS::Region": LOCAL_REGION,
-    "AWS::StackName": "local",
-    "AWS::URLSuffix": "amazonaws.com",
-}
-
-
-def root_parameters(option: str) -> dict[str, str]:
-    """The root template's parameter values for the option, against the local stand-in cluster."""
-    root = load_template(REPO / "template.yaml")
-    return parameter_values(root, {"DeploymentOption": option, "ExistingClusterArn": LOCAL_CLUSTER_ARN})
-
-
-def _nested_output(
-    root: dict[str, Any], root_params: dict[str, str], created: dict[str, str], target: str
-) -> Any:
-    """The local value of `App.Outputs.X`: output X of the root's nested application App."""
-    application, output = target.split(".Outputs.", 1)
-    template = load_template(REPO / str(root["Resources"][application]["Properties"]["Location"]))
-    passed = nested_parameters(root, application, root_params)
-    params = parameter_values(
-        template, {k: v for k, v in passed.items() if k in template.get("Parameters", {})}
-    )
-    names = {
-        logical_id: created.get(logical_id, local_name(logical_id)) for logical_id in template["Resources"]
-    }
-    conditions = evaluate_conditions(template, params)
-    return resolve_value(template["Outputs"][output]["Value"], PSEUDO_PARAMETERS | params | names, conditions)
+from local.aws import LOCAL_PSEUDO_PARAMETERS, read_template, template_outputs
+from local.cfn import evaluate_conditions, resolve_value
+from local.functions import REPO
+from local.root_stack import applications, root_parameters
 
 
 def _with_nested_outputs(node: Any, replace: Callable[[str], Any]) -> Any:
@@ -69,12 +40,19 @@ def stack_outputs(
     `created` maps logical IDs to what moto gave them (user pool and client IDs); `local_values` gives the
     outputs that are local endpoints (ApiUrl, TokenUrl, ...), by output name.
     """
-    root = load_template(REPO / "template.yaml")
+    root = read_template(REPO / "template.yaml")
     params = root_parameters(option)
     conditions = evaluate_conditions(root, params)
+    nested_outputs = {
+        f"{application.logical_id}.Outputs.{name}": value
+        for application in applications(option)
+        for name, value in template_outputs(
+            application.template, application.parameters, application.logical_id, created
+        ).items()
+    }
 
     def nested(target: str) -> Any:
-        return _nested_output(root, params, created, target)
+        return nested_outputs[target]  # KeyError: no local value
 
     outputs: dict[str, str] = {}
     unavailable: list[str] = []
@@ -86,7 +64,7 @@ def stack_outputs(
             continue
         try:
             value = resolve_value(
-                _with_nested_outputs(output["Value"], nested), PSEUDO_PARAMETERS | params, conditions
+                _with_nested_outputs(output["Value"], nested), LOCAL_PSEUDO_PARAMETERS | params, conditions
             )
         except (ValueError, KeyError):  # a function or a reference the local evaluator cannot resolve
             unavailable.append(name)

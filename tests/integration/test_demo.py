@@ -8,19 +8,22 @@ import subprocess
 import pytest
 
 from local.functions import REPO
+from tests.integration.test_monitoring_local import declared
 
 OPTIONS = ["ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3", "All"]
 WAY_IN = "nested/ingest-api.yaml (the demo's way in)"
+MONITORING = "nested/monitoring.yaml"  # every option: the dashboard and the composite alarm
 RESOURCES_FROM = {
-    "ClusterWithRestApi": "nested/foundation.yaml, nested/ingest-api.yaml",
-    "LambdaConsumer": f"nested/foundation.yaml, nested/kafka-function.yaml, {WAY_IN}",
+    "ClusterWithRestApi": f"nested/foundation.yaml, nested/ingest-api.yaml, {MONITORING}",
+    "LambdaConsumer": f"nested/foundation.yaml, nested/kafka-function.yaml, {MONITORING}, {WAY_IN}",
     "LambdaFirehoseS3": (
-        f"nested/foundation.yaml, nested/firehose-delivery.yaml, nested/kafka-function.yaml, {WAY_IN}"
+        f"nested/foundation.yaml, nested/firehose-delivery.yaml, nested/kafka-function.yaml, {MONITORING}, "
+        f"{WAY_IN}"
     ),
-    "FlinkS3": f"nested/foundation.yaml, nested/flink-analytics.yaml, {WAY_IN}",
+    "FlinkS3": f"nested/foundation.yaml, nested/flink-analytics.yaml, {MONITORING}, {WAY_IN}",
     "All": (
         "nested/foundation.yaml, nested/ingest-api.yaml, nested/kafka-function.yaml, "
-        "nested/firehose-delivery.yaml, nested/flink-analytics.yaml"
+        f"nested/firehose-delivery.yaml, nested/flink-analytics.yaml, {MONITORING}"
     ),
 }
 
@@ -58,6 +61,14 @@ def test_demo_accounts_for_every_record(option: str) -> None:
     assert report["unaccounted"] == "0"
     assert report["accepted by API"].startswith("3000 of 3000 records ")
     assert report["resources"] == f"in moto, as declared by {RESOURCES_FROM[option]}"
+    # Read back from moto: what the option's translated templates declare
+    expected = declared(option)
+    monitoring = re.fullmatch(
+        r"(\d+) alarms?, 1 composite alarm, 1 dashboard \(local-(\w+): (.*)\) in moto", report["monitoring"]
+    )
+    assert monitoring, report["monitoring"]
+    alarms, dashboard, rows = monitoring.groups()
+    assert (int(alarms), dashboard, len(rows.split("; "))) == (expected.alarms, option, expected.rows)
     assert "data" in report
     shown = {
         "consumer": option in ("LambdaConsumer", "All"),

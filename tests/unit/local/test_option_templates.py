@@ -12,10 +12,13 @@ from local.root_stack import applications_behind, mapped_functions
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ("ClusterWithRestApi", ["foundation.yaml", "ingest-api.yaml"]),
-        ("LambdaConsumer", ["foundation.yaml", "kafka-function.yaml"]),
-        ("LambdaFirehoseS3", ["foundation.yaml", "firehose-delivery.yaml", "kafka-function.yaml"]),
-        ("FlinkS3", ["foundation.yaml", "flink-analytics.yaml"]),
+        ("ClusterWithRestApi", ["foundation.yaml", "ingest-api.yaml", "monitoring.yaml"]),
+        ("LambdaConsumer", ["foundation.yaml", "kafka-function.yaml", "monitoring.yaml"]),
+        (
+            "LambdaFirehoseS3",
+            ["foundation.yaml", "firehose-delivery.yaml", "kafka-function.yaml", "monitoring.yaml"],
+        ),
+        ("FlinkS3", ["foundation.yaml", "flink-analytics.yaml", "monitoring.yaml"]),
         # kafka-function.yaml is nested twice (the consumer, the archive's forwarder): its resources once.
         (
             "All",
@@ -25,6 +28,7 @@ from local.root_stack import applications_behind, mapped_functions
                 "kafka-function.yaml",
                 "firehose-delivery.yaml",
                 "flink-analytics.yaml",
+                "monitoring.yaml",
             ],
         ),
     ],
