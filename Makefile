@@ -125,6 +125,10 @@ deploy: build ## sam deploy --guided, using samconfig.toml's [ENV] section (ENV=
 diagram: venv ## Redraw docs/architecture.svg
 	$(BIN)/python scripts/draw_architecture.py docs/architecture.svg
 
+.PHONY: monitoring-docs
+monitoring-docs: $(VENV)/.installed ## Redraw docs/monitoring.md's dashboard pictures and alarm tables from the templates
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.monitoring_docs
+
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(FLINK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	rm -rf $(FLINK_APP)/target build/flink $(FLINK_DEPLOYER_ZIP)

@@ -128,7 +128,7 @@ class _Deployment:
     def local_values(self, stack: str = "") -> dict[str, str]:
         """What a `!Ref` to each resource gives locally, and the `!GetAtt X.Attribute` values the templates
         read: local names, and ARNs built from them. Alarms without an AlarmName are named after their stack
-        (CloudFormation's "<stack>-<logical ID>-<suffix>"): a template nested twice has two sets of them."""
+        as well (CloudFormation gives each stack's its own name): a template nested twice has two sets."""
         values = {logical_id: local_name(logical_id) for logical_id in self.resources}
         arn = f"{LOCAL_REGION}:{LOCAL_ACCOUNT}"
         for bucket in self.of_type("AWS::S3::Bucket"):
