@@ -178,10 +178,12 @@ def output_value(template: dict[str, Any], params: dict[str, str], output: str) 
 
 
 def nested_parameters(root: dict[str, Any], application: str, params: dict[str, str]) -> dict[str, str]:
-    """The parameter values the root passes to one of its nested applications."""
-    conditions = evaluate_conditions(root, params)
+    """The parameter values the root passes to one of its nested applications (pseudo parameters, such as
+    the `!Ref AWS::StackName` the monitoring stack is passed, default to PSEUDO_PARAMETERS)."""
+    known = PSEUDO_PARAMETERS | params
+    conditions = evaluate_conditions(root, known)
     passed = root["Resources"][application]["Properties"].get("Parameters", {})
-    return {name: str(_value(value, params, conditions)) for name, value in passed.items()}
+    return {name: str(_value(value, known, conditions)) for name, value in passed.items()}
 
 
 # Pseudo parameters, for templates evaluated without an account (a caller's `params` can override them).
