@@ -281,6 +281,8 @@ ALARM_PROPERTIES = (
     "Threshold",
     "ComparisonOperator",
     "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "ThresholdMetricId",
     "Metrics",
 )
 
@@ -296,6 +298,12 @@ def _alarm_arguments(resolved: dict[str, Any]) -> dict[str, Any]:
             arguments[key] = kind(arguments[key])
     if "ActionsEnabled" in arguments:
         arguments["ActionsEnabled"] = str(arguments["ActionsEnabled"]).lower() == "true"
+    for query in arguments.get("Metrics", []):  # metric math: each query's periods are numbers too
+        for holder in (query, query.get("MetricStat", {})):
+            if "Period" in holder:
+                holder["Period"] = int(holder["Period"])
+        if "ReturnData" in query:
+            query["ReturnData"] = str(query["ReturnData"]).lower() == "true"
     return arguments
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,84 @@ def test_a_template_nested_twice_has_two_sets_of_alarms(moto_endpoint: str) -> N
     }
     assert consumer == forwarder
     assert "functionerrorsalarm" in consumer
+
+
+WATCHED_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  PeriodSeconds:
+    Type: Number
+    Default: 300
+  ReturnsData:
+    Type: String
+    Default: "true"
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+  SlowAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmActions: [!Ref Topic]
+      Metrics:
+        - Id: longest
+          ReturnData: false
+          MetricStat:
+            Metric: { Namespace: AWS/Lambda, MetricName: Duration }
+            Stat: Maximum
+            Period: !Ref PeriodSeconds
+        - Id: seconds
+          Expression: longest / 1000
+          ReturnData: !Ref ReturnsData
+      EvaluationPeriods: 1
+      Threshold: 10
+      ComparisonOperator: GreaterThanThreshold
+  Unhealthy:
+    Type: AWS::CloudWatch::CompositeAlarm
+    Properties:
+      AlarmName: !Sub "${AWS::StackName}-unhealthy"
+      AlarmRule: !Sub 'ALARM("${SlowAlarm}")'
+      AlarmActions: [!Ref Topic]
+  Board:
+    Type: AWS::CloudWatch::Dashboard
+    Properties:
+      DashboardBody: !Sub >-
+        {"widgets":[{"type":"alarm","width":24,"properties":{"title":"health","alarms":["${Unhealthy.Arn}"]}},
+        {"type":"text","width":24,"height":1,"properties":{"markdown":"## Slow: in ${AWS::Region}"}}]}
+"""
+
+
+def test_alarms_composite_alarms_and_dashboards_are_created_with_references_resolved(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    template = tmp_path / "watched.yaml"
+    template.write_text(WATCHED_TEMPLATE)
+
+    created = aws.create_template_resources(moto_endpoint, template, stack="Component")
+
+    cloudwatch = aws.client("cloudwatch", moto_endpoint)
+    (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
+    assert alarm["AlarmName"] == created["SlowAlarm"] == "local-component-slowalarm"
+    assert [query.get("MetricStat", {}).get("Period") for query in alarm["Metrics"]] == [300, None]
+    assert [query["ReturnData"] for query in alarm["Metrics"]] == [False, True]
+    found = aws.monitoring_in_moto(moto_endpoint)
+    (composite,) = found.composite_alarms
+    assert (composite["AlarmName"], composite["AlarmRule"]) == (
+        "local-unhealthy",
+        'ALARM("local-component-slowalarm")',
+    )
+    assert composite["AlarmActions"] == [created["Topic"]]
+    assert found.dashboards == {"local-board": ["Slow"]}
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="local-board")["DashboardBody"])
+    assert body["widgets"][0]["properties"]["alarms"] == [composite["AlarmArn"]]
+    assert body["widgets"][1]["properties"]["markdown"] == f"## Slow: in {aws.LOCAL_REGION}"
+
+
+def test_without_monitoring_a_template_gets_no_alarms(moto_endpoint: str, tmp_path: Path) -> None:
+    template = tmp_path / "watched.yaml"
+    template.write_text(WATCHED_TEMPLATE)
+
+    created = aws.create_template_resources(moto_endpoint, template, monitoring=False)
+
+    assert set(created) == {"Topic"}
+    found = aws.monitoring_in_moto(moto_endpoint)
+    assert (found.alarms, found.composite_alarms, found.dashboards) == ([], [], {})
