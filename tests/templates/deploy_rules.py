@@ -27,13 +27,24 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from local.cfn import (
     NO_VALUE,
+    PSEUDO_PARAMETERS,
+    TemplateError,
     evaluate,
     evaluate_conditions,
     evaluate_rules,
-    nested_parameters,
     parameter_values,
     parameter_violations,
     references,
+)
+from tests.templates.dashboards import body_problems
+from tests.templates.deployment import (
+    APPLICATION_TYPES,
+    SUFFIX,
+    WORST_CASE_STACK_NAME,
+    build_stack,
+    passed_value,
+    pseudo_parameters,
+    stack_outputs,
 )
 from tests.templates.sam_offline import REPO, load_template, translate
 from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, SCRAM_SECRET, WIRED
@@ -285,13 +296,33 @@ def default_parameters(document: dict[str, Any]) -> dict[str, str]:
 
 
 def _with_markers(document: dict[str, Any], params: dict[str, str]) -> dict[str, str]:
-    """Parameter values plus a marker "<Name>" for every resource (its name or ARN, known only at deploy)."""
-    return params | {name: f"<{name}>" for name in document.get("Resources", {})}
+    """Parameter values plus a marker "<Name>" for every resource (its name or ARN, known only at deploy), and
+    the pseudo parameters (local.cfn.PSEUDO_PARAMETERS) unless `params` gives them."""
+    return PSEUDO_PARAMETERS | params | {name: f"<{name}>" for name in document.get("Resources", {})}
 
 
 def _placeholders(document: dict[str, Any]) -> dict[str, str]:
     """Default parameter values plus a marker "<Name>" for every resource, to render ARNs and names."""
     return _with_markers(document, default_parameters(document))
+
+
+def passed_parameters(document: dict[str, Any], application: str, names: dict[str, str]) -> dict[str, str]:
+    """The values a template passes to one of its nested applications, with `names` for its parameters and
+    resources (markers, as _with_markers gives them). A value computed from a marker that CloudFormation
+    could compute but a marker cannot give (a part of another stack's output, say) is a marker itself,
+    "<application.Parameter>"."""
+    conditions = evaluate_conditions(document, names)
+    passed: dict[str, str] = {}
+    for key, node in document["Resources"][application]["Properties"].get("Parameters", {}).items():
+        try:
+            value = evaluate(document, names, node, conditions)
+        except TemplateError:
+            if not _references(node) & set(document.get("Resources", {})):
+                raise
+            value = f"<{application}.{key}>"
+        if value is not NO_VALUE:
+            passed[key] = passed_value(value)
+    return passed
 
 
 def admits(spec: dict[str, Any], value: str) -> bool:
@@ -882,7 +913,7 @@ def enabled_clusters(template: TemplateUnderTest, params: dict[str, str]) -> Ite
         nested = template.nested(application)
         if nested is None or ("Condition" in resource and not conditions[resource["Condition"]]):
             continue
-        passed = nested_parameters(document, application, _with_markers(document, params))
+        passed = passed_parameters(document, application, _with_markers(document, params))
         values = parameter_values(nested.source, passed)
         for where, version, instance_type in enabled_clusters(nested, values):
             yield f"{application} ({nested.name} {where})", version, instance_type
@@ -1041,7 +1072,7 @@ def nested_rules_hold_in_root(template: TemplateUnderTest) -> list[str]:
                 continue
             if "Condition" in resource and not evaluate_conditions(document, params)[resource["Condition"]]:
                 continue
-            passed = nested_parameters(document, application, _with_markers(document, params))
+            passed = passed_parameters(document, application, _with_markers(document, params))
             key = tuple(sorted(passed.items()))
             if key not in checked:
                 checked[key] = _nested_failures(nested, passed)
@@ -1123,6 +1154,393 @@ def _create_only_properties(resource_type: str) -> set[str]:
     }
 
 
+# ---------------------------------------------------------------------------------------------- 12
+ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+# What the key policy must let CloudWatch do (SNS Developer Guide, "Enable compatibility between event sources
+# from AWS services and encrypted topics": kms:GenerateDataKey* and kms:Decrypt).
+CLOUDWATCH_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def _alarm_action_names(document: dict[str, Any]) -> set[str]:
+    """What the alarms of a template notify: the names (topics, parameters) their actions reference."""
+    return {
+        name
+        for _, alarm in _resources(document, *ALARM_TYPES)
+        for key in ACTION_KEYS
+        for name in _references(alarm.get("Properties", {}).get(key, []))
+    }
+
+
+def alarmed_topics(template: TemplateUnderTest) -> Iterator[tuple[TemplateUnderTest, str, str]]:
+    """(template holding it, logical ID, how alarms reach it) of each AWS::SNS::Topic that a CloudWatch alarm
+    notifies: one of the same template, or one a nested stack's output gives that the root passes to a nested
+    stack whose alarms notify that parameter."""
+    topics = {name for name, _ in _resources(template.translated, "AWS::SNS::Topic")}
+    for topic in sorted(_alarm_action_names(template.translated) & topics):
+        yield template, topic, "its alarms notify it"
+    for application, nested, passed in template.nested_templates():
+        for parameter in sorted(_alarm_action_names(nested.translated) & set(passed)):
+            for branch in _branches(passed[parameter]):
+                target = _get_att(branch)
+                producer = (
+                    template.nested(target[0]) if target and target[0] in template.applications() else None
+                )
+                if producer is None or target is None or not target[1].startswith("Outputs."):
+                    continue
+                output = producer.translated.get("Outputs", {}).get(target[1].removeprefix("Outputs."), {})
+                producer_topics = {n for n, _ in _resources(producer.translated, "AWS::SNS::Topic")}
+                for topic in sorted(_references(output.get("Value")) & producer_topics):
+                    yield (
+                        producer,
+                        topic,
+                        f"the alarms of {nested.name} notify it ({application}'s {parameter})",
+                    )
+
+
+def alarm_topic_key_usable_by_cloudwatch(template: TemplateUnderTest) -> list[str]:
+    """alarm-topic-key-usable-by-cloudwatch: an SNS topic that CloudWatch alarms notify (of the template, or
+    passed through a root to the nested stacks whose alarms notify it), when it is KMS-encrypted, uses a
+    customer managed key of its template whose key policy allows the service principal
+    cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt. The AWS managed key (alias/aws/sns) cannot
+    allow it: CloudWatch's notifications to the topic then fail, and no alarm reaches anyone."""
+    messages = []
+    for holder, topic, how in alarmed_topics(template):
+        properties = holder.translated["Resources"][topic].get("Properties", {})
+        if "KmsMasterKeyId" not in properties:
+            continue
+        for key in _branches(properties["KmsMasterKeyId"]):
+            problem = _cloudwatch_key_problem(holder.translated, key)
+            if problem:
+                messages.append(holder.message(topic, f"{how}, but {problem}"))
+    return messages
+
+
+def _cloudwatch_key_problem(document: dict[str, Any], key: Any) -> str:
+    """Why CloudWatch cannot publish to a topic encrypted with `key` (empty when it can)."""
+    if isinstance(key, str):
+        if "alias/aws/" in key:
+            return f"it is encrypted with the AWS managed key {key!r}, whose policy CloudWatch cannot use"
+        return f"its key {key!r} is not in the template, so its policy cannot be checked"
+    names = _refs(key) | {target[0] for target in [_get_att(key)] if target}
+    resources = document.get("Resources", {})
+    for name in names:
+        resource = resources.get(name, {})
+        if resource.get("Type") == "AWS::KMS::Alias":
+            target = resource.get("Properties", {}).get("TargetKeyId")
+            return _cloudwatch_key_problem(document, target)
+        if resource.get("Type") == "AWS::KMS::Key":
+            if _allows_cloudwatch(resource.get("Properties", {}).get("KeyPolicy", {})):
+                return ""
+            return (
+                f"the policy of its key {name} does not allow {CLOUDWATCH_PRINCIPAL} "
+                f"{' and '.join(CLOUDWATCH_KEY_ACTIONS)}*"
+            )
+    return f"its key {json.dumps(key)} is not a key of the template, so its policy cannot be checked"
+
+
+def _allows_cloudwatch(policy: Any) -> bool:
+    """Whether some Allow statement of a key policy (in any Fn::If branch) gives the CloudWatch service
+    principal every action of CLOUDWATCH_KEY_ACTIONS."""
+    for node in _walk(policy):
+        if not (isinstance(node, dict) and node.get("Effect") == "Allow" and "Principal" in node):
+            continue
+        principal = node["Principal"]
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = services if isinstance(services, list) else [services]
+        if CLOUDWATCH_PRINCIPAL not in services:
+            continue
+        actions = node.get("Action", [])
+        patterns = [str(a).lower() for a in (actions if isinstance(actions, list) else [actions])]
+        if all(any(fnmatchcase(a.lower(), p) for p in patterns) for a in CLOUDWATCH_KEY_ACTIONS):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- 13
+# CloudFormation quotas: "Parameter value - Maximum size of a parameter value: 4,096 bytes".
+PARAMETER_VALUE_BYTES = 4096
+
+
+def _output_parameters(document: dict[str, Any]) -> set[str]:
+    return _decision_parameters(document, list(document.get("Outputs", {}).values()))
+
+
+def worst_case_outputs(template: TemplateUnderTest) -> dict[str, dict[str, Any]]:
+    """For each nested application: the longest value each of its outputs takes, over every combination of
+    the values of the nested template's parameters that decide its outputs (those its Rules accept), with
+    every name CloudFormation generates as long as it can be (the root stack named with 128 characters)."""
+    found: dict[str, dict[str, Any]] = {}
+    for application, nested, _ in template.nested_templates():
+        longest: dict[str, Any] = {}
+        name = f"{WORST_CASE_STACK_NAME}-{application}-{SUFFIX}"
+        for params in scenarios(nested, _output_parameters(nested.source)):
+            if evaluate_rules(nested.source, params):
+                continue
+            stack = build_stack(nested.translated, application, name, params, {})
+            for output, value in stack_outputs(stack).items():
+                if len(str(value)) >= len(str(longest.get(output, ""))):
+                    longest[output] = value
+        found[application] = longest
+    return found
+
+
+def _root_condition_parameters(document: dict[str, Any]) -> set[str]:
+    return _decision_parameters(document, [], set(document.get("Conditions", {})))
+
+
+def worst_case_passed(template: TemplateUnderTest) -> Iterator[tuple[dict[str, str], str, dict[str, str]]]:
+    """(parameter values, application, values passed to it) for every combination of the values of the
+    template's parameters that decide its conditions (those its Rules accept), with every other stack's
+    outputs at their longest (worst_case_outputs) and the template's own stack name 128 characters long."""
+    outputs = worst_case_outputs(template)
+    outside = {
+        f"{application}.Outputs.{name}": value
+        for application, values in outputs.items()
+        for name, value in values.items()
+    } | {application: f"<{application}>" for application in outputs}
+    document = template.source
+    for params in scenarios(template, _root_condition_parameters(document)):
+        if evaluate_rules(document, params):
+            continue
+        parent = build_stack(document, "", WORST_CASE_STACK_NAME, params, outside)
+        for application, resource in _resources(document, *APPLICATION_TYPES):
+            if "Condition" in resource and not parent.conditions[resource["Condition"]]:
+                continue
+            passed = {
+                key: passed_value(value)
+                for key, node in resource.get("Properties", {}).get("Parameters", {}).items()
+                if (value := parent.value(node)) is not NO_VALUE
+            }
+            yield params, application, passed
+
+
+def nested_parameter_values_fit(template: TemplateUnderTest) -> list[str]:
+    """nested-parameter-values-fit: every value the template passes to a nested application fits
+    CloudFormation's parameter value quota (4,096 bytes) in every combination of its conditions, with the
+    other stacks' outputs at their longest and every generated name as long as CloudFormation makes it
+    (worst_case_passed). A longer value fails the nested stack when it is created."""
+    defaults = default_parameters(template.source)
+    found: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+    for params, application, passed in worst_case_passed(template):
+        for key, value in passed.items():
+            size = len(value.encode("utf-8"))
+            if size > PARAMETER_VALUE_BYTES and size >= found.get((application, key), (0, {}))[0]:
+                found[application, key] = (size, params)
+    return [
+        template.message(
+            application,
+            f"passes {key} {size} bytes long (quota {PARAMETER_VALUE_BYTES}) with the longest names "
+            f"CloudFormation generates, e.g. {_difference(params, defaults)}",
+        )
+        for (application, key), (size, params) in sorted(found.items())
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- 14
+# PutCompositeAlarm (CloudWatch API Reference; botocore's cloudwatch model: AlarmRule max 10240): "The
+# AlarmRule can specify as many as 100 "children" alarms. The AlarmRule expression can have as many as 500
+# elements. Elements are child alarms, TRUE or FALSE statements, and parentheses."
+ALARM_RULE_CHARACTERS = 10240
+ALARM_RULE_CHILDREN = 100
+ALARM_RULE_ELEMENTS = 500
+_CHILD = re.compile(r'\b(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(?:"[^"]*"|[^)\s]*)\s*\)')
+_CONSTANT = re.compile(r"\b(?:TRUE|FALSE)\b")
+
+
+def alarm_rule_problems(rule: str) -> list[str]:
+    """What PutCompositeAlarm refuses in an AlarmRule: over 10,240 characters, 100 child alarms or 500
+    elements (child alarms, TRUE/FALSE and parentheses, those of the child functions aside)."""
+    children = _CHILD.findall(rule)
+    rest = _CHILD.sub("", rule)
+    elements = len(children) + len(_CONSTANT.findall(rest)) + rest.count("(") + rest.count(")")
+    problems = []
+    if len(rule) > ALARM_RULE_CHARACTERS:
+        problems.append(f"is {len(rule)} characters long (at most {ALARM_RULE_CHARACTERS})")
+    if len(children) > ALARM_RULE_CHILDREN:
+        problems.append(f"names {len(children)} alarms (at most {ALARM_RULE_CHILDREN})")
+    if elements > ALARM_RULE_ELEMENTS:
+        problems.append(f"has {elements} elements (at most {ALARM_RULE_ELEMENTS})")
+    return problems
+
+
+def composite_alarm_rules_fit(template: TemplateUnderTest) -> list[str]:
+    """composite-alarm-rules-fit: the AlarmRule of every AWS::CloudWatch::CompositeAlarm, as CloudFormation
+    resolves it with every alarm name as long as CloudFormation generates it, is one PutCompositeAlarm takes
+    (alarm_rule_problems): in the template with its default parameters, and in each nested application with
+    the values the template passes it in every combination of its conditions (worst_case_passed)."""
+    defaults = default_parameters(template.source)
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    if any(True for _ in _resources(template.translated, "AWS::CloudWatch::CompositeAlarm")):
+        stack = build_stack(template.translated, "", WORST_CASE_STACK_NAME, defaults, {})
+        for name, alarm in stack.of_type("AWS::CloudWatch::CompositeAlarm").items():
+            for problem in alarm_rule_problems(str(stack.value(alarm["Properties"]["AlarmRule"]))):
+                found.setdefault((name, f"AlarmRule {problem}"), defaults)
+    composites = {
+        application
+        for application, nested, _ in template.nested_templates()
+        if any(True for _ in _resources(nested.translated, "AWS::CloudWatch::CompositeAlarm"))
+    }
+    for params, application, passed in worst_case_passed(template):
+        nested = template.nested(application)
+        if application not in composites or nested is None:
+            continue
+        stack = build_stack(
+            nested.translated, application, f"{WORST_CASE_STACK_NAME}-{application}-{SUFFIX}", passed, {}
+        )
+        for name, alarm in stack.of_type("AWS::CloudWatch::CompositeAlarm").items():
+            for problem in alarm_rule_problems(str(stack.value(alarm["Properties"]["AlarmRule"]))):
+                key = (f"{application} ({nested.name} {name})", f"AlarmRule {problem}")
+                found[key] = _simplest(found.get(key), params, defaults)
+    return [
+        template.message(
+            where, f"{problem} with the longest alarm names, e.g. {_difference(params, defaults)}"
+        )
+        for (where, problem), params in sorted(found.items())
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- 15
+# CloudWatch quotas: "Alarms based on metric math expressions can have up to 10 metrics". PutMetricAlarm
+# (botocore's cloudwatch model): ReturnData "specify true for the one expression result to use as the alarm.
+# For all other metrics and expressions ... specify ReturnData as False" (it is true when omitted); Period
+# "Valid values are 10, 20, 30, and any multiple of 60"; "Period multiplied by EvaluationPeriods can't be more
+# than 604,800 seconds. For alarms with a period of less than one hour (3,600 seconds), the total evaluation
+# period can't be longer than one day (86,400 seconds)".
+MATH_ALARM_METRICS = 10
+HIGH_RESOLUTION_PERIODS = (10, 20, 30)
+EVALUATION_RANGE = 604800
+EVALUATION_RANGE_UNDER_AN_HOUR = 86400
+
+
+def metric_math_alarms_fit(template: TemplateUnderTest) -> list[str]:
+    """metric-math-alarms-fit: an AWS::CloudWatch::Alarm on metric math reads at most 10 metrics (MetricStat
+    items, counted when any branch has one), and exactly one of its items returns data: one item is always
+    there with ReturnData true (or omitted), every other item says ReturnData false in every branch."""
+    messages = []
+    for name, alarm in _resources(template.translated, "AWS::CloudWatch::Alarm"):
+        metrics = alarm.get("Properties", {}).get("Metrics")
+        if metrics is None:
+            continue
+        for alternative in _branches(metrics) if isinstance(metrics, dict) else [metrics]:
+            items = [_branches(item) for item in alternative] if isinstance(alternative, list) else []
+            stats = sum(any(isinstance(b, dict) and "MetricStat" in b for b in item) for item in items)
+            if stats > MATH_ALARM_METRICS:
+                messages.append(
+                    template.message(
+                        name,
+                        f"reads {stats} metrics; an alarm on metric math reads at most {MATH_ALARM_METRICS}",
+                    )
+                )
+            returning = [item for item in items if any(_returns_data(b) for b in item)]
+            always = [item for item in returning if all(_returns_data(b) is True for b in item)]
+            if len(returning) != 1 or len(always) != 1:
+                messages.append(
+                    template.message(
+                        name,
+                        f"has {len(returning)} items that can return data ({len(always)} always do); "
+                        "exactly one must (ReturnData false on the others)",
+                    )
+                )
+    return sorted(set(messages))
+
+
+def _returns_data(item: Any) -> bool | None:
+    """True if a Metrics item returns data (ReturnData true or omitted), False if not, None if absent or
+    undecided (a parameter)."""
+    if item is NO_VALUE or not isinstance(item, dict):
+        return None
+    value = item.get("ReturnData", True)
+    return None if _function(value) else str(value).lower() == "true"
+
+
+def alarm_evaluation_ranges_fit(template: TemplateUnderTest) -> list[str]:
+    """alarm-evaluation-ranges-fit: every AWS::CloudWatch::Alarm's period (Period, or each MetricStat's) is
+    10, 20, 30 or a multiple of 60, and period x EvaluationPeriods is at most 86,400 s under an hour's
+    period and 604,800 s otherwise, for every value its parameters admit: their AllowedValues, else their
+    default and MinValue and MaxValue (a Number parameter without MaxValue admits any value: reported)."""
+    document = template.source
+    messages = []
+    for name, alarm in _resources(document, "AWS::CloudWatch::Alarm"):
+        properties = alarm.get("Properties", {})
+        nodes = [properties.get("Period"), properties.get("EvaluationPeriods"), properties.get("Metrics")]
+        decisive = _decision_parameters(document, nodes) | (
+            _references(nodes) & set(document.get("Parameters", {}))
+        )
+        for parameter in sorted(decisive):
+            spec = document["Parameters"][parameter]
+            if spec.get("Type") == "Number" and "MaxValue" not in spec and "AllowedValues" not in spec:
+                messages.append(
+                    template.message(
+                        name,
+                        f"reads its period or evaluation periods from {parameter}, which has no MaxValue",
+                    )
+                )
+        for params in scenarios(template, decisive):
+            problem = _evaluation_range_problem(document, params, properties)
+            if problem:
+                messages.append(template.message(name, problem))
+    return sorted(set(messages))
+
+
+def _evaluation_range_problem(
+    document: dict[str, Any], params: dict[str, str], properties: dict[str, Any]
+) -> str:
+    conditions = evaluate_conditions(document, pseudo_parameters("stack") | params)
+    names = _with_markers(document, pseudo_parameters("stack") | params)
+    nodes = [properties.get("Period")] + [
+        node["MetricStat"].get("Period")
+        for node in _walk(properties.get("Metrics", []))
+        if isinstance(node, dict) and isinstance(node.get("MetricStat"), dict)
+    ]
+    periods = [evaluate(document, names, node, conditions) for node in nodes if node is not None]
+    evaluations = int(evaluate(document, names, properties.get("EvaluationPeriods", 1), conditions))
+    for period in (int(p) for p in periods if p is not NO_VALUE):
+        if period not in HIGH_RESOLUTION_PERIODS and (period <= 0 or period % 60):
+            return f"has period {period}; CloudWatch takes 10, 20, 30 or a multiple of 60"
+        limit = EVALUATION_RANGE_UNDER_AN_HOUR if period < 3600 else EVALUATION_RANGE
+        if period * evaluations > limit:
+            return (
+                f"evaluates {evaluations} periods of {period} s ({period * evaluations} s, at most {limit})"
+            )
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------- 16
+# At most this many combinations of a dashboard body's conditions are tried (all of them below it).
+DASHBOARD_COMBINATIONS = 4096
+
+
+def dashboard_bodies_cloudwatch_accepts(template: TemplateUnderTest) -> list[str]:
+    """dashboard-bodies-cloudwatch-accepts: every AWS::CloudWatch::Dashboard's DashboardBody, for every
+    combination of the conditions its Fn::If branches read (the template's other values at their defaults),
+    is a body PutDashboard accepts (tests/templates/dashboards.py: JSON with a widgets array, at most 500
+    widgets, 500 metrics per widget and 2,500 in all, a region on every metric widget, periods in minutes,
+    widget sizes in the grid). CloudFormation passes the string as it is; CloudWatch refuses it when the
+    stack is created."""
+    document = template.translated
+    defaults = default_parameters(document)
+    base = _with_markers(document, pseudo_parameters("stack") | defaults)
+    base_conditions = evaluate_conditions(document, base)
+    messages = []
+    for name, dashboard in _resources(document, "AWS::CloudWatch::Dashboard"):
+        body = dashboard.get("Properties", {}).get("DashboardBody")
+        names = sorted(_condition_names(body))
+        if 2 ** len(names) > DASHBOARD_COMBINATIONS:
+            messages.append(
+                template.message(name, f"its body reads {len(names)} conditions: too many to try")
+            )
+            continue
+        for values in product([True, False], repeat=len(names)):
+            chosen = dict(zip(names, values, strict=True))
+            text = evaluate(document, base, body, base_conditions | chosen)
+            for problem in body_problems(str(text)):
+                on = ", ".join(f"{n}={v}" for n, v in chosen.items())
+                messages.append(template.message(name, f"{problem} (with {on or 'the defaults'})"))
+    return messages[:20]
+
+
 RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "kms-context-matches-bucket-key": kms_context_matches_bucket_key,
     "no-suffix-on-log-group-arn": no_suffix_on_log_group_arn,
@@ -1136,4 +1554,10 @@ RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "kafka-versions-from-a-list": kafka_versions_from_a_list,
     "nested-rules-hold-in-root": nested_rules_hold_in_root,
     "kafka-consumer-groups-per-stack": kafka_consumer_groups_per_stack,
+    "alarm-topic-key-usable-by-cloudwatch": alarm_topic_key_usable_by_cloudwatch,
+    "nested-parameter-values-fit": nested_parameter_values_fit,
+    "composite-alarm-rules-fit": composite_alarm_rules_fit,
+    "metric-math-alarms-fit": metric_math_alarms_fit,
+    "alarm-evaluation-ranges-fit": alarm_evaluation_ranges_fit,
+    "dashboard-bodies-cloudwatch-accepts": dashboard_bodies_cloudwatch_accepts,
 }

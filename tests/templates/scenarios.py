@@ -45,12 +45,20 @@ WIRED = {
     "LayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:streaming-shared:1",
     "AccessLogsBucketName": "streaming-accesslogs-1a2b3c4d",
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:streaming-AlarmTopic-1A2B3C4D5E6F",
+    # nested/monitoring.yaml's: the root's name and option, the cluster's name (of ClusterArn above)
+    "DeploymentName": "streaming",
+    "DeploymentOption": "All",
+    "ClusterName": "streaming-1a2b3c4d",
 }
 
 SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
     "template": {
         "defaults": {},
         "existing-cluster": EXISTING_CLUSTER,
+    },
+    "foundation": {
+        "defaults": {},
+        "alarm-email": {"AlarmEmail": "operations@example.com"},
     },
     "network": {
         "vpc-endpoints": {},
@@ -84,6 +92,9 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "provisioned-scram": {"ClientAuthentication": "SCRAM"},
         "express": {"ClusterType": "Express"},
         "serverless": {"ClusterType": "Serverless"},
+        # 12 brokers: the alarms that read brokers 6 to 12 by ID
+        "provisioned-12-brokers": {"BrokersPerAvailabilityZone": "4"},
+        "express-12-brokers": {"ClusterType": "Express", "BrokersPerAvailabilityZone": "4"},
     },
 }
 

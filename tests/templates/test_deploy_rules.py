@@ -116,6 +116,54 @@ def test_kafka_consumer_groups_per_stack(path: Path) -> None:
     assert rules.kafka_consumer_groups_per_stack(template(path)) == []
 
 
+@each_template
+def test_alarm_topic_key_usable_by_cloudwatch(path: Path) -> None:
+    """alarm-topic-key-usable-by-cloudwatch. Source: SNS Developer Guide, "Enable compatibility between event
+    sources from AWS services and encrypted topics" (docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+    #compatibility-with-aws-services): "Use a customer managed key", whose policy gives the service principal
+    (Amazon CloudWatch: cloudwatch.amazonaws.com) kms:GenerateDataKey* and kms:Decrypt."""
+    assert rules.alarm_topic_key_usable_by_cloudwatch(template(path)) == []
+
+
+@each_template
+def test_nested_parameter_values_fit(path: Path) -> None:
+    """nested-parameter-values-fit. Source: CloudFormation quotas, "Parameter value: Maximum size of a
+    parameter value, 4,096 bytes" (awsdocs/aws-cloudformation-user-guide doc_source/cloudformation-limits.md);
+    "Stack name: 128 characters"; generated names "<stack>-<logical ID>-<random>" cut to the name's limit."""
+    assert rules.nested_parameter_values_fit(template(path)) == []
+
+
+@each_template
+def test_composite_alarm_rules_fit(path: Path) -> None:
+    """composite-alarm-rules-fit. Source: CloudWatch API Reference, PutCompositeAlarm, AlarmRule (botocore's
+    cloudwatch service model: max 10240; "as many as 100 "children" alarms ... as many as 500 elements")."""
+    assert rules.composite_alarm_rules_fit(template(path)) == []
+
+
+@each_template
+def test_metric_math_alarms_fit(path: Path) -> None:
+    """metric-math-alarms-fit. Sources: CloudWatch quotas ("Alarms based on metric math expressions can have
+    up to 10 metrics", awsdocs/amazon-cloudwatch-user-guide cloudwatch_limits.md); PutMetricAlarm,
+    MetricDataQuery.ReturnData ("specify true for the one expression result to use as the alarm")."""
+    assert rules.metric_math_alarms_fit(template(path)) == []
+
+
+@each_template
+def test_alarm_evaluation_ranges_fit(path: Path) -> None:
+    """alarm-evaluation-ranges-fit. Source: CloudWatch API Reference, PutMetricAlarm, Period ("10, 20, 30,
+    and any multiple of 60"; "Period multiplied by EvaluationPeriods can't be more than 604,800 seconds ...
+    less than one hour ... can't be longer than one day")."""
+    assert rules.alarm_evaluation_ranges_fit(template(path)) == []
+
+
+@each_template
+def test_dashboard_bodies_cloudwatch_accepts(path: Path) -> None:
+    """dashboard-bodies-cloudwatch-accepts. Source: CloudWatch API Reference, "Dashboard Body Structure and
+    Syntax" (a JSON string; 0 to 500 widgets; a metric widget's region is required, 0-500 metrics, period a
+    multiple of 60) and the CloudWatch quotas (2,500 metrics per dashboard)."""
+    assert rules.dashboard_bodies_cloudwatch_accepts(template(path)) == []
+
+
 def test_every_rule_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert {function.__name__ for function in rules.RULES.values()} <= tested

@@ -12,6 +12,7 @@ import pytest
 
 from tests.templates import deploy_rules as rules
 from tests.templates.deploy_rules import TemplateUnderTest
+from tests.templates.deployment import deploy
 from tests.templates.sam_offline import REPO
 
 ROOT = "template.yaml"
@@ -461,3 +462,201 @@ def test_a_fixed_consumer_group_is_caught() -> None:
     # And a mapping with no group at all
     del mapping["AmazonManagedKafkaEventSourceConfig"]
     assert reported(rules.kafka_consumer_groups_per_stack(template), "EventSourceMapping", "random")
+
+
+# ------------------------------------------------------------------- alarm-topic-key-usable-by-cloudwatch
+FOUNDATION = "nested/foundation.yaml"
+MONITORING = "nested/monitoring.yaml"
+
+
+def foundation_of(root: TemplateUnderTest) -> TemplateUnderTest:
+    """The root's nested/foundation.yaml, whose translation a plant may change."""
+    foundation = root.nested("Foundation")
+    assert foundation is not None
+    return foundation
+
+
+def test_an_alarm_topic_on_the_aws_managed_key_is_caught() -> None:
+    # Given the deployment's alarm topic, which the components' alarms notify, encrypted with alias/aws/sns
+    template = real(ROOT)
+    topic = foundation_of(template).translated["Resources"]["AlarmTopic"]["Properties"]
+    topic["KmsMasterKeyId"] = "alias/aws/sns"
+    # Then the rule reports the topic, and how alarms reach it
+    messages = rules.alarm_topic_key_usable_by_cloudwatch(template)
+    assert reported(messages, "foundation.yaml AlarmTopic", "AWS managed key", "notify it")
+
+
+def test_an_alarm_topic_key_that_cloudwatch_may_not_use_is_caught() -> None:
+    # Given the deployment key's policy without the statement for CloudWatch
+    template = real(ROOT)
+    key = foundation_of(template).translated["Resources"]["DeploymentKey"]["Properties"]["KeyPolicy"]
+    key["Statement"] = [
+        s for s in key["Statement"] if s.get("Sid") != "CloudWatchAlarmsPublishToTheEncryptedTopic"
+    ]
+    messages = rules.alarm_topic_key_usable_by_cloudwatch(template)
+    assert reported(messages, "foundation.yaml AlarmTopic", "DeploymentKey", "cloudwatch.amazonaws.com")
+    # And one that allows it only kms:Decrypt is caught too
+    key["Statement"].append(
+        {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "kms:Decrypt*"}
+    )
+    assert reported(rules.alarm_topic_key_usable_by_cloudwatch(template), "DeploymentKey")
+
+
+def test_an_alarm_of_the_same_template_on_a_topic_with_the_aws_managed_key_is_caught() -> None:
+    # Given nested/foundation.yaml alone, with an alarm that notifies its topic, encrypted with alias/aws/sns
+    template = real(FOUNDATION)
+    resources = template.translated["Resources"]
+    resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+    resources["KeyUsageAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {"AlarmActions": [{"Ref": "AlarmTopic"}], "MetricName": "x", "Namespace": "y"},
+    }
+    assert reported(
+        rules.alarm_topic_key_usable_by_cloudwatch(template), "AlarmTopic", "its alarms notify it"
+    )
+    # And without encryption there is nothing to report
+    del resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+    assert rules.alarm_topic_key_usable_by_cloudwatch(template) == []
+
+
+# ------------------------------------------------------------------------------ nested-parameter-values-fit
+def _doubled_alarm_rule(document: dict[str, Any]) -> None:
+    """The component's AlarmRule output names each of its alarms twice."""
+    items = document["Outputs"]["AlarmRule"]["Value"]["Fn::Join"][1]
+    items.extend(json.loads(json.dumps(items)))
+
+
+def test_a_passed_value_over_the_parameter_quota_with_the_longest_names_is_caught() -> None:
+    # Given the cluster's alarm rule names each alarm twice: under 4,096 bytes with a short stack name...
+    template = real(ROOT)
+    cluster = template.nested("Cluster")
+    assert cluster is not None
+    _doubled_alarm_rule(cluster.translated)
+    short = deploy(given={"DeploymentOption": "All"}, nested={"Cluster": cluster.translated})
+    assert len(short.stacks["Monitoring"].params["ClusterAlarms"]) < rules.PARAMETER_VALUE_BYTES
+    # ... but not with the longest names CloudFormation generates: the root passes it to the dashboard stack
+    messages = rules.nested_parameter_values_fit(template)
+    assert reported(messages, "Monitoring", "passes ClusterAlarms", "quota 4096")
+
+
+# ------------------------------------------------------------------------------ composite-alarm-rules-fit
+def test_a_composite_alarm_rule_over_its_limit_is_caught() -> None:
+    # Given the composite alarm's rule names every component's alarms three times
+    template = real(ROOT)
+    monitoring = template.nested("Monitoring")
+    assert monitoring is not None
+    rule = monitoring.translated["Resources"]["PipelineUnhealthyAlarm"]["Properties"]["AlarmRule"]
+    rule["Fn::Join"][1] = rule["Fn::Join"][1] * 3
+    messages = rules.composite_alarm_rules_fit(template)
+    assert reported(messages, "Monitoring (nested/monitoring.yaml PipelineUnhealthyAlarm)", "characters long")
+    assert reported(messages, "PipelineUnhealthyAlarm", "names 1", "alarms (at most 100)")
+
+
+def test_a_composite_alarm_rule_of_the_template_itself_is_checked() -> None:
+    template = real(MONITORING)
+    properties = template.translated["Resources"]["PipelineUnhealthyAlarm"]["Properties"]
+    properties["AlarmRule"] = " OR ".join(["FALSE"] * 501)
+    assert reported(rules.composite_alarm_rules_fit(template), "PipelineUnhealthyAlarm", "501 elements")
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        (" OR ".join(f'ALARM("a{i}")' for i in range(101)), "names 101 alarms"),
+        ("(" * 250 + "TRUE" + ")" * 250, "501 elements"),
+        ('ALARM("' + "a" * 10240 + '")', "10249 characters long"),
+    ],
+)
+def test_alarm_rule_limits(rule: str, problem: str) -> None:
+    assert reported(rules.alarm_rule_problems(rule), problem)
+    assert rules.alarm_rule_problems('ALARM("a") OR (OK(b) AND NOT ALARM("c"))') == []
+
+
+# ------------------------------------------------------------------------------ metric-math-alarms-fit
+def cpu_alarm_metrics(template: TemplateUnderTest) -> list[Any]:
+    """The metric math of the cluster's CPU alarm for brokers 1 to 5 (translated template)."""
+    metrics: list[Any] = template.translated["Resources"]["CpuBrokers1To5Alarm"]["Properties"]["Metrics"]
+    return metrics
+
+
+def test_a_metric_math_alarm_over_ten_metrics_is_caught() -> None:
+    template = real(CLUSTER)
+    metrics = cpu_alarm_metrics(template)
+    extra = json.loads(json.dumps(next(m for m in metrics if isinstance(m, dict) and "MetricStat" in m)))
+    metrics.append(extra | {"Id": "extra1"})
+    assert reported(rules.metric_math_alarms_fit(template), "CpuBrokers1To5Alarm", "reads 11 metrics")
+
+
+@pytest.mark.parametrize("returns", [True, None], ids=["true", "omitted"])
+def test_a_metric_math_alarm_returning_two_results_is_caught(returns: bool | None) -> None:
+    # Given a second item that returns data (ReturnData true, or omitted: its default is true)
+    template = real(CLUSTER)
+    metrics = cpu_alarm_metrics(template)
+    stat = next(m for m in metrics if isinstance(m, dict) and "MetricStat" in m)
+    if returns is None:
+        del stat["ReturnData"]
+    else:
+        stat["ReturnData"] = returns
+    assert reported(
+        rules.metric_math_alarms_fit(template), "CpuBrokers1To5Alarm", "2 items that can return data"
+    )
+
+
+# ------------------------------------------------------------------------------ alarm-evaluation-ranges-fit
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"EvaluationPeriods": 1441}, "evaluates 1441 periods of 60 s"),
+        ({"Period": 3600, "EvaluationPeriods": 169}, "evaluates 169 periods of 3600 s"),
+        ({"Period": 90}, "has period 90"),
+    ],
+)
+def test_an_alarm_evaluation_range_cloudwatch_refuses_is_caught(change: dict[str, int], problem: str) -> None:
+    template = real(KAFKA_FUNCTION)
+    template.source["Resources"]["RecordsLagAlarm"]["Properties"].update(change)
+    assert reported(rules.alarm_evaluation_ranges_fit(template), "RecordsLagAlarm", problem)
+
+
+def test_evaluation_periods_from_a_parameter_are_checked_at_its_bounds() -> None:
+    # Given the evaluation periods come from a parameter: without a maximum it is reported; with one that is
+    # too high, the range at the maximum is
+    template = real(KAFKA_FUNCTION)
+    template.source["Parameters"]["LagMinutes"] = {"Type": "Number", "Default": 15, "MinValue": 1}
+    template.source["Resources"]["RecordsLagAlarm"]["Properties"]["EvaluationPeriods"] = {"Ref": "LagMinutes"}
+    assert reported(
+        rules.alarm_evaluation_ranges_fit(template), "RecordsLagAlarm", "LagMinutes, which has no MaxValue"
+    )
+    template.source["Parameters"]["LagMinutes"]["MaxValue"] = 2000
+    assert reported(rules.alarm_evaluation_ranges_fit(template), "RecordsLagAlarm", "evaluates 2000 periods")
+    template.source["Parameters"]["LagMinutes"]["MaxValue"] = 1440
+    assert rules.alarm_evaluation_ranges_fit(template) == []
+
+
+# ---------------------------------------------------------------------- dashboard-bodies-cloudwatch-accepts
+def dashboard_pieces(template: TemplateUnderTest) -> list[Any]:
+    """The pieces nested/monitoring.yaml's DashboardBody joins (translated template)."""
+    body = template.translated["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    pieces: list[Any] = body["Fn::Join"][1]
+    return pieces
+
+
+def test_a_dashboard_row_that_breaks_the_json_is_caught() -> None:
+    # Given a row (shown only with its condition) that lacks its leading comma
+    template = real(MONITORING)
+    pieces = dashboard_pieces(template)
+    pieces.insert(
+        -1,
+        {"Fn::If": ["HasFlink", '{"type":"text","width":24,"height":1,"properties":{"markdown":"x"}}', ""]},
+    )
+    messages = rules.dashboard_bodies_cloudwatch_accepts(template)
+    assert reported(messages, "Dashboard", "is not JSON", "HasFlink=True")
+    assert not reported(messages, "HasFlink=False")
+
+
+def test_a_metric_widget_without_a_region_is_caught() -> None:
+    template = real(MONITORING)
+    pieces = dashboard_pieces(template)
+    pieces.insert(
+        -1, ',{"type":"metric","width":8,"height":6,"properties":{"metrics":[["AWS/Lambda","Errors"]]}}'
+    )
+    assert reported(rules.dashboard_bodies_cloudwatch_accepts(template), "Dashboard", "has no region")

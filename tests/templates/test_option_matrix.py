@@ -3,7 +3,6 @@ enables exactly the nested applications, and they exactly the resources, that th
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -14,8 +13,10 @@ from local.cfn import (
     nested_parameters,
     output_value,
     parameter_values,
+    references,
     resolve_value,
 )
+from tests.templates.deployment import deploy
 from tests.templates.sam_offline import REPO, load_template
 from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, WIRED
 from tests.templates.test_studio_notebook import STUDIO
@@ -52,7 +53,17 @@ NEW_VPC_WITH_ENDPOINTS = (
     | INTERFACE_ENDPOINTS
     | SECURITY_GROUPS
 )
-PROVISIONED_IAM_CLUSTER = {"BrokerLogGroup", "Cluster", "Topic"}
+# The cluster's alarms (nested/msk-cluster.yaml) by cluster type, for the default 3 brokers: Standard brokers
+# have the whole set, Express brokers the controller, CPU and storage ones, Serverless its throughput.
+CLUSTER_ALARMS = {"ActiveControllerAlarm", "CpuBrokers1To5Alarm"}
+STANDARD_BROKER_ALARMS = {
+    "DataDiskAlarm",
+    "OfflinePartitionsAlarm",
+    "UnderReplicatedBrokers1To10Alarm",
+    "UnderMinIsrBrokers1To10Alarm",
+    "HeapBrokers1To10Alarm",
+}
+PROVISIONED_IAM_CLUSTER = {"BrokerLogGroup", "Cluster", "Topic"} | CLUSTER_ALARMS | STANDARD_BROKER_ALARMS
 
 # nested/kafka-function.yaml: one function on the event source mapping, whichever its Processor
 EVENT_SOURCE_FUNCTION = {
@@ -60,6 +71,14 @@ EVENT_SOURCE_FUNCTION = {
     "FailedBatchesBucketPolicy",
     "ReadTheTopicPolicy",
     "EventSourceMapping",
+    # its alarms, with provisioned pollers and the S3 destination (the defaults)
+    "FunctionErrorsAlarm",
+    "FunctionThrottlesAlarm",
+    "DurationNearTimeoutAlarm",
+    "RecordsLagAlarm",
+    "TimeLagAlarm",
+    "RecordsToDestinationAlarm",
+    "DroppedRecordsAlarm",
 }
 LAMBDA_CONSUMER = EVENT_SOURCE_FUNCTION | {"ConsumerLogGroup", "ConsumerFunction"}
 ARCHIVE_FORWARDER = EVENT_SOURCE_FUNCTION | {"ForwarderLogGroup", "ForwarderFunction"}
@@ -72,6 +91,9 @@ FIREHOSE_ARCHIVE = {
     "DeliveryStream",
     "ArchiveDatabase",
     "ArchiveTable",
+    "DataFreshnessAlarm",
+    "DeliverySuccessAlarm",
+    "ThrottledRecordsAlarm",
 }
 INGEST_API = {
     "AccountRoleLogGroup",
@@ -90,6 +112,12 @@ INGEST_API = {
     "Api",
     "ProducerLogGroup",
     "ProducerFunction",
+    "ServerErrorsAlarm",
+    "ClientErrorsAlarm",
+    "LatencyAlarm",
+    "FailedRecordsAlarm",
+    "ProducerErrorsAlarm",
+    "ProducerThrottlesAlarm",
 }
 FLINK_ANALYTICS = {
     "ResultsBucket",
@@ -107,10 +135,16 @@ FLINK_ANALYTICS = {
     "ApplicationRun",
     "AnalyticsDatabase",
     "ResultsTable",
+    "DowntimeAlarm",
+    "RestartsAlarm",
+    "CheckpointFailuresAlarm",
+    "CheckpointDurationAlarm",
+    "LagAlarm",
 } | STUDIO  # the Studio notebook (FlinkStudioNotebook, on by default)
 CLUSTER_STACKS = {"Network": NEW_VPC_WITH_ENDPOINTS, "Cluster": PROVISIONED_IAM_CLUSTER}
-# Every option gets the deployment's key, layer and access logs bucket, and reads the cluster (new or
-# existing) from one place, which also looks the brokers up once (outside the VPC).
+# Every option gets the deployment's key, layer, access logs bucket and alarm topic, reads the cluster (new or
+# existing) from one place, which also looks the brokers up once (outside the VPC), and has one dashboard and
+# one composite alarm.
 SHARED_STACKS = {
     "Foundation": {
         "DeploymentKey",
@@ -118,8 +152,11 @@ SHARED_STACKS = {
         "SharedLayer",
         "AccessLogsBucket",
         "AccessLogsBucketPolicy",
+        "AlarmTopic",
+        "AlarmTopicPolicy",
     },
     "ClusterConnection": {"LookupLogGroup", "LookupFunction", "BootstrapBrokers"},
+    "Monitoring": {"Dashboard", "PipelineUnhealthyAlarm"},
 }
 # Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
 # they are built.
@@ -143,17 +180,10 @@ def _expected(option: str, cluster_mode: str) -> dict[str, set[str]]:
 
 
 def _nested_resources(root: dict[str, Any], params: dict[str, str]) -> dict[str, set[str]]:
-    apps = [
-        name
-        for name, kind in enabled_resources(root, params).items()
-        if kind == "AWS::Serverless::Application"
-    ]
-    resources = {}
-    for app in apps:
-        nested = load_template(REPO / root["Resources"][app]["Properties"]["Location"])
-        nested_params = parameter_values(nested, nested_parameters(root, app, params))
-        resources[app] = set(enabled_resources(nested, nested_params))
-    return resources
+    """The resources each nested stack creates (as written, before the SAM transform), every stack given
+    the values the root passes it, other stacks' outputs included."""
+    deployed = deploy(given=params, root=root, read=load_template)
+    return {app: set(stack.resources) for app, stack in deployed.stacks.items()}
 
 
 @pytest.mark.parametrize("cluster_mode", ["new-cluster", "existing-cluster"])
@@ -203,7 +233,29 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
     ("overrides", "added", "removed"),
     [
         ({"ClientAuthentication": "SCRAM"}, {"ScramSecret", "ScramSecretAssociation"}, set()),
-        ({"ClusterType": "Express"}, set(), set()),
+        (
+            {"ClusterType": "Express"},
+            {"StorageUsedAlarm", "ThrottlingBrokers1To5Alarm"},
+            STANDARD_BROKER_ALARMS,
+        ),
+        # Express brokers' throttling metrics need a monitoring level above DEFAULT
+        (
+            {"ClusterType": "Express", "EnhancedMonitoring": "DEFAULT"},
+            {"StorageUsedAlarm"},
+            STANDARD_BROKER_ALARMS,
+        ),
+        ({"BrokersPerAvailabilityZone": "2"}, {"CpuBrokers6To10Alarm"}, set()),
+        (
+            {"BrokersPerAvailabilityZone": "4"},
+            {
+                "CpuBrokers6To10Alarm",
+                "CpuBrokers11To12Alarm",
+                "UnderReplicatedBrokers11To12Alarm",
+                "UnderMinIsrBrokers11To12Alarm",
+                "HeapBrokers11To12Alarm",
+            },
+            set(),
+        ),
         (
             {"ClusterType": "Serverless"},
             {
@@ -212,8 +264,9 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
                 "TopicProvisionerLogGroup",
                 "TopicProvisionerFunction",
                 "ServerlessTopic",
+                "ServerlessThroughputAlarm",
             },
-            {"BrokerLogGroup", "Cluster", "Topic"},
+            {"BrokerLogGroup", "Cluster", "Topic"} | CLUSTER_ALARMS | STANDARD_BROKER_ALARMS,
         ),
     ],
 )
@@ -325,18 +378,34 @@ def test_the_choice_of_cluster_is_made_in_one_place() -> None:
     # Given the root template: a new cluster or an existing one (ExistingClusterArn)
     root = load_template(REPO / "template.yaml")
     connection = load_template(REPO / "nested/cluster-bootstrap.yaml")
-    # Then only the cluster connection's parameters choose between them (no option's parameters do) ...
+    existing = {name for name in root["Parameters"] if name.startswith("Existing") and "Cluster" in name}
+    existing |= {"ExistingScramSecretArn", "ExistingScramSecretKeyArn"} & set(root["Parameters"])
+    # Then only the cluster connection's parameters choose between them: no other application reads an
+    # existing cluster's parameters, or what identifies the new cluster (its ARN, SCRAM secret, subnets and
+    # security groups) from the stacks that create it. (The dashboard reads whether the deployment created the
+    # cluster, to show the cluster's own row, but not which one it is.)
+    identity = {
+        ("Cluster", "Outputs.ClusterArn"),
+        ("Cluster", "Outputs.ScramSecretArn"),
+        ("Network", "Outputs.PrivateSubnetIds"),
+        ("Network", "Outputs.ClientSecurityGroupId"),
+    }
     choosing = {
         application
         for application, resource in root["Resources"].items()
-        if "CreateCluster" in json.dumps(resource.get("Properties", {}).get("Parameters", {}))
+        if resource["Type"] == "AWS::Serverless::Application"
+        and application not in ("Network", "Cluster")
+        and (
+            references(resource["Properties"].get("Parameters", {})) & identity
+            or {name for name, _ in references(resource["Properties"].get("Parameters", {}))} & existing
+        )
     }
     assert choosing == {"ClusterConnection"}
     # ... and the connection hands each choice on unchanged, as the output of the same name
     for name in ("ClusterArn", "SubnetIds", "SecurityGroupIds", "ScramSecretArn", "ScramSecretKeyArn"):
         assert connection["Outputs"][name]["Value"] == {"Ref": name}
     # And every option reads the cluster from the connection's outputs
-    for application in ("IngestApi", "LambdaConsumer", "ArchiveForwarder"):
+    for application in ("IngestApi", "LambdaConsumer", "ArchiveForwarder", "FlinkAnalytics"):
         passed = root["Resources"][application]["Properties"]["Parameters"]
         assert passed["ClusterArn"] == {"Fn::GetAtt": ["ClusterConnection", "Outputs.ClusterArn"]}
 

@@ -173,3 +173,26 @@ def test_parameters_cloudformation_would_reject_fail_before_anything_is_created(
         session.creator.create("rejected", session.packaged, parameters)
     assert refusal in str(raised.value)
     assert not session.creator.cloudformation.list_stacks()["StackSummaries"]
+
+
+def test_a_dashboard_body_cloudwatch_refuses_fails_the_row(session: Rehearsal) -> None:
+    # Given the monitoring stack's dashboard body with a widget that lacks its leading comma: moto's
+    # CloudFormation creates the dashboard whatever its body, CloudWatch's PutDashboard would refuse it
+    application = next(
+        logical_id
+        for logical_id, nested in _nested_templates(session, session.packaged)
+        if any(r["Type"] == "AWS::CloudWatch::Dashboard" for r in nested["Resources"].values())
+    )
+
+    def break_the_body(template: dict[str, Any]) -> None:
+        dashboard = next(
+            r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
+        )
+        pieces = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+        pieces.insert(-1, '{"type":"text","width":24,"height":1,"properties":{"markdown":"x"}}')
+
+    # Then the row fails on the root output that names the dashboard
+    row = session.row("LambdaConsumer", "existing cluster", _plant(session, application, break_the_body))
+    assert not row.ok
+    assert "output DashboardUrl=" in row.error
+    assert "is not JSON" in row.error

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local.aws import LOCAL_CREDENTIALS, client, running_moto
+from tests.templates.dashboards import body_problems
 from tests.templates.rehearsal.stacks import MotoErrors, RehearsalError, Stack, StackCreator
 from tests.templates.sam_offline import ROOT_TEMPLATE, sam_package
 from tests.templates.scenarios import EXISTING_CLUSTER
@@ -38,7 +39,7 @@ OPTION_OUTPUTS: dict[str, set[str]] = {
     "FlinkS3": FLINK_OUTPUTS,
     "All": REST_API_OUTPUTS | CONSUMER_OUTPUTS | ARCHIVE_OUTPUTS | FLINK_OUTPUTS,
 }
-COMMON_OUTPUTS = {"ClusterArn", "TopicName"}
+COMMON_OUTPUTS = {"ClusterArn", "TopicName", "DashboardUrl", "AlarmTopicArn", "PipelineUnhealthyAlarmName"}
 
 
 @dataclass
@@ -137,6 +138,18 @@ def _results_bucket_exists(endpoint: str, location: str) -> None:
     _bucket_exists(endpoint, location.removeprefix("s3://").split("/", 1)[0])
 
 
+def _dashboard_accepted(endpoint: str, url: str) -> None:
+    """The dashboard moto's CloudFormation created exists, with a body CloudWatch would accept."""
+    body = client("cloudwatch", endpoint).get_dashboard(DashboardName=url.rsplit("dashboard/", 1)[1])
+    problems = body_problems(body["DashboardBody"])
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _topic_exists(endpoint: str, arn: str) -> None:
+    client("sns", endpoint).get_topic_attributes(TopicArn=arn)
+
+
 def _rest_api_exists(endpoint: str, url: str) -> None:
     client("apigateway", endpoint).get_rest_api(restApiId=url.removeprefix("https://").split(".", 1)[0])
 
@@ -157,6 +170,8 @@ OUTPUT_CHECKS: dict[str, Callable[[str, str], None]] = {
     "ArchiveBucketName": _bucket_exists,
     "ConsumerFunctionName": _function_exists,
     "ApiUrl": _rest_api_exists,
+    "DashboardUrl": _dashboard_accepted,
+    "AlarmTopicArn": _topic_exists,
     "FlinkResultsLocation": _results_bucket_exists,
     "ArchiveTableName": _athena_table("msk_archive"),
     "ResultsTableName": _athena_table("msk_analytics"),

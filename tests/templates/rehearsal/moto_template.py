@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from local.cfn import TemplateError, UnsupportedIntrinsicError, evaluate
-from tests.templates.rehearsal.stand_ins import PLACEHOLDER_TYPE, PropertyExpression
+from tests.templates.rehearsal.stand_ins import PLACEHOLDER_TYPE, PropertyExpression, cloudformation_names
 
 MOTO_FUNCTIONS = frozenset(
     {
@@ -86,9 +86,12 @@ class MotoTemplate:
                 "Value": f"stand-in for {self.stand_ins[logical_id]}",
             }
             return {"Type": PLACEHOLDER_TYPE, "Properties": properties} | kept
+        properties = cloudformation_names(
+            resource["Type"], logical_id, self.stack_name, resource.get("Properties", {})
+        )
         return kept | {
             "Type": resource["Type"],
-            "Properties": self.rewrite(resource.get("Properties", {}), f"{logical_id}.Properties"),
+            "Properties": self.rewrite(properties, f"{logical_id}.Properties"),
         }
 
     def outputs(self) -> dict[str, Any]:

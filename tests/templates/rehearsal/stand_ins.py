@@ -9,8 +9,10 @@ becomes an AWS::SSM::Parameter that moto does create, and the values the templat
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,6 +21,8 @@ from typing import Any
 
 import moto
 from moto.cloudformation import parsing
+
+from tests.templates.deployment import NAMES
 
 # The type every placeholder becomes: moto creates and deletes it, and it records what it stands in for.
 PLACEHOLDER_TYPE = "AWS::SSM::Parameter"
@@ -67,6 +71,29 @@ def _generated_name(fields: Mapping[str, Any], limit: int) -> str:
     return f"{stack}-{name}"[:room] + suffix
 
 
+def _uuid(fields: Mapping[str, Any]) -> str:
+    """A UUID of the resource (what an event source mapping's `Ref` gives), the same on every run."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{fields['stack']}/{fields['name']}"))
+
+
+def cloudformation_names(
+    kind: str, logical_id: str, stack: str, properties: dict[str, Any]
+) -> dict[str, Any]:
+    """`properties` with the name CloudFormation generates for a resource that names none: "<stack>-<logical
+    ID>-<suffix>" cut to the longest name its service takes (deployment.NAMES). moto's own generated names
+    are not cut (cloudformation/parsing.py, generate_resource_name), so a function's could pass Lambda's 64
+    characters and a nested stack's parameter pattern refuse it."""
+    naming = NAMES.get(kind)
+    if naming is None or naming.name_property is None or naming.name_property in properties:
+        return properties
+    if parsing.resource_name_property_from_type(kind) != naming.name_property:
+        return properties
+    suffix = hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest().upper()[:12]
+    tail = f"-{logical_id}-{suffix}"
+    name = (stack[: max(naming.limit - len(tail), 1)] + tail)[: naming.limit]
+    return properties | {naming.name_property: name.lower() if naming.lower_case else name}
+
+
 def _input_name(key: str) -> Callable[[Mapping[str, Any]], Any]:
     """What `Ref` gives a Glue database or table: the Name inside its DatabaseInput or TableInput. Once the
     other values of that property are known only to the stack, the Name is an expression for moto."""
@@ -84,6 +111,20 @@ def _input_name(key: str) -> Callable[[Mapping[str, Any]], Any]:
 
 
 CLUSTER_ARN = "arn:aws:kafka:{region}:{account}:cluster/{name}/11111111-2222-3333-4444-555555555555-1"
+
+
+def _alarm_name(fields: Mapping[str, Any]) -> Any:
+    """What `Ref` gives an alarm: its AlarmName (an expression for moto when only the stack knows it), else
+    the name CloudFormation generates (alarm names take 255 characters)."""
+    return fields.get("AlarmName") or _generated_name(fields, 255)
+
+
+def _alarm_arn(fields: Mapping[str, Any]) -> str:
+    return f"arn:aws:cloudwatch:{fields['region']}:{fields['account']}:alarm:{_alarm_name(fields)}"
+
+
+ALARMS = "moto has the CloudWatch alarm API, but in CloudFormation only dashboards (cloudwatch/models.py)"
+SNS_EXTRAS = "moto's CloudFormation has SNS topics only (sns/models.py: Topic is its one CloudFormationModel)"
 
 PLACEHOLDERS: dict[str, Placeholder] = {
     "AWS::MSK::Cluster": Placeholder("moto has no MSK in CloudFormation", CLUSTER_ARN, {"Arn": CLUSTER_ARN}),
@@ -179,8 +220,8 @@ PLACEHOLDERS: dict[str, Placeholder] = {
     "AWS::Lambda::EventSourceMapping": Placeholder(
         "moto's event source mappings take SQS, DynamoDB and Kinesis sources only"
         " (awslambda/models.py: 'Invalid EventSourceArn' for an MSK cluster)",
-        "11111111-2222-3333-4444-{name}",
-        {"Id": "11111111-2222-3333-4444-{name}"},
+        _uuid,
+        {"Id": _uuid},
         applies=_is_kafka_source,
     ),
     "AWS::CloudFormation::CustomResource": Placeholder(CUSTOM_RESOURCE, "{name}"),
@@ -229,6 +270,10 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         },
     ),
     "Custom::ApiGatewayCloudWatchRole": Placeholder(CUSTOM_RESOURCE, "{name}"),
+    "AWS::CloudWatch::Alarm": Placeholder(ALARMS, _alarm_name, {"Arn": _alarm_arn}),
+    "AWS::CloudWatch::CompositeAlarm": Placeholder(ALARMS, _alarm_name, {"Arn": _alarm_arn}),
+    "AWS::SNS::TopicPolicy": Placeholder(SNS_EXTRAS, "{name}", {"Id": "{name}"}),
+    "AWS::SNS::Subscription": Placeholder(SNS_EXTRAS, "{TopicArn}:11111111-2222-3333-4444-555555555555"),
 }
 
 
