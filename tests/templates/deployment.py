@@ -3,10 +3,12 @@ parameter values, each nested stack it enables with the values the root passes (
 resolved from that stack), and every resource's `Ref` and attributes in the form its service gives them
 (a function's name, a cluster's ARN built from its ClusterName, a queue's URL...).
 
-Names CloudFormation generates follow its documented pattern, "<stack name>-<logical ID>-<random suffix>",
-cut to the longest name the service takes (`NAMES`); a nested stack is named "<parent>-<logical ID>-<suffix>"
-(not cut: the longest case). With a root stack name of 128 characters (the quota) every generated name is as
-long as CloudFormation can make it: the deploy rules use that (`WORST_CASE_STACK_NAME`).
+Names CloudFormation generates are "<stack name>-<logical ID>-<random suffix>" (CloudFormation "Name type":
+"stack123123123123-s3bucket-abcdefghijk1"), the stack's part cut so that the whole fits the longest name the
+service takes (`NAMES`; the cut is not documented, it is what deployed stacks show); a nested stack is named
+"<parent>-<logical ID>-<suffix>" (not cut here: the longest case). With a root stack name of 128 characters
+(the quota) every generated name is as long as CloudFormation can make it: the deploy rules use that
+(`WORST_CASE_STACK_NAME`).
 
 Types that `NAMES` does not list get a generated name for `Ref`, and their attributes stay markers
 "<Logical.Attribute>" (a custom resource's attributes, for example).
@@ -103,10 +105,12 @@ NAMES: dict[str, Naming] = {
 GENERATED_LIMIT = 255  # types not listed: CloudFormation's resource name quota
 
 
-def generated_name(stack: str, logical_id: str, limit: int, *, lower_case: bool = False) -> str:
+def generated_name(
+    stack: str, logical_id: str, limit: int, *, lower_case: bool = False, suffix: str = SUFFIX
+) -> str:
     """The name CloudFormation generates for an unnamed resource: "<stack>-<logical ID>-<suffix>", the
     stack's name cut first where the whole is longer than `limit`."""
-    tail = f"-{logical_id}-{SUFFIX}"
+    tail = f"-{logical_id}-{suffix}"
     room = max(limit - len(tail), 1)
     name = (stack[:room] + tail)[:limit]
     return name.lower() if lower_case else name

@@ -66,27 +66,33 @@ def alarms(stack: StackModel) -> dict[str, dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- alarms
-@pytest.mark.parametrize(("option", "mode"), ROWS)
-def test_each_deployed_component_has_alarms_that_notify_the_alarm_topic(option: str, mode: str) -> None:
-    # Given the row deployed
-    deployed = deployment(option, mode)
-    # Then every nested stack is a known component or shared stack, and each component has alarms
-    assert set(deployed.stacks) <= COMPONENTS | SHARED, (
-        "classify the new nested stack in COMPONENTS or SHARED"
-    )
-    silent = [app for app in set(deployed.stacks) & COMPONENTS if not alarms(deployed.stacks[app])]
-    assert silent == [], f"components deployed without an enabled AWS::CloudWatch::Alarm: {silent}"
-    # And every alarm, composite included, notifies the one topic of nested/foundation.yaml (and its return
-    # to OK)
+def alarm_problems(deployed: Deployment) -> list[str]:
+    """A nested stack neither a component nor shared; a deployed component with no enabled
+    AWS::CloudWatch::Alarm; an alarm (composite included) whose AlarmActions or OKActions are not exactly
+    the topic of nested/foundation.yaml."""
+    problems = [
+        f"{app} is in neither COMPONENTS nor SHARED"
+        for app in sorted(set(deployed.stacks) - COMPONENTS - SHARED)
+    ]
+    problems += [
+        f"{app} is deployed without an enabled AWS::CloudWatch::Alarm"
+        for app in sorted(set(deployed.stacks) & COMPONENTS)
+        if not alarms(deployed.stacks[app])
+    ]
     topic = deployed.stacks["Foundation"].outputs["AlarmTopicArn"]
-    wrong = {
-        f"{stack.logical_id}.{name} {key}": actions
+    problems += [
+        f"{stack.logical_id}.{name} {key} is {actions}, not [{topic}]"
         for stack in deployed.all_stacks()
         for name, alarm in stack.of_type(*ALARM_TYPES).items()
         for key in ACTION_PROPERTIES
         if (actions := stack.value(alarm["Properties"].get(key, []))) != [topic]
-    }
-    assert wrong == {}, f"alarm actions that are not [{topic}]"
+    ]
+    return problems
+
+
+@pytest.mark.parametrize(("option", "mode"), ROWS)
+def test_each_deployed_component_has_alarms_that_notify_the_alarm_topic(option: str, mode: str) -> None:
+    assert alarm_problems(deployment(option, mode)) == []
 
 
 def composite_problems(deployed: Deployment) -> list[str]:
@@ -408,3 +414,27 @@ def test_an_alarm_the_composite_alarm_does_not_watch_is_caught() -> None:
 
     problems = composite_problems(planted("LambdaConsumer", "new-cluster", forget_consumer))
     assert any("does not watch" in p and "FunctionErrorsAlarm" in p for p in problems), problems
+
+
+def test_a_component_without_alarms_and_an_alarm_notifying_elsewhere_are_caught() -> None:
+    # Given the archive stream's template without its alarms, and the consumer's errors alarm notifying a
+    # topic of its own when it clears
+    firehose = translate(REPO / "nested/firehose-delivery.yaml")
+    firehose["Resources"] = {n: r for n, r in firehose["Resources"].items() if r["Type"] not in ALARM_TYPES}
+    firehose["Outputs"]["AlarmRule"]["Value"] = "FALSE"
+    consumer = translate(REPO / "nested/kafka-function.yaml")
+    consumer["Resources"]["FunctionErrorsAlarm"]["Properties"]["OKActions"] = [
+        "arn:aws:sns:us-east-1:1:other"
+    ]
+    deployed = deploy(
+        given={"DeploymentOption": "All"}, nested={"FirehoseArchive": firehose, "LambdaConsumer": consumer}
+    )
+    problems = alarm_problems(deployed)
+    assert "FirehoseArchive is deployed without an enabled AWS::CloudWatch::Alarm" in problems
+    assert any(p.startswith("LambdaConsumer.FunctionErrorsAlarm OKActions") for p in problems), problems
+    # And a template whose alarm notifies anything but its AlarmTopicArn parameter fails the generic check
+    assert not _actions_are_the_topic_parameter(consumer, ["arn:aws:sns:us-east-1:1:other"])
+    assert not _actions_are_the_topic_parameter(
+        consumer, {"Fn::If": ["IsConsumer", [{"Ref": "AlarmTopicArn"}], [{"Ref": "KeyArn"}]]}
+    )
+    assert _actions_are_the_topic_parameter(consumer, [{"Ref": "AlarmTopicArn"}])

@@ -22,7 +22,7 @@ from typing import Any
 import moto
 from moto.cloudformation import parsing
 
-from tests.templates.deployment import NAMES
+from tests.templates.deployment import NAMES, generated_name
 
 # The type every placeholder becomes: moto creates and deletes it, and it records what it stands in for.
 PLACEHOLDER_TYPE = "AWS::SSM::Parameter"
@@ -89,9 +89,8 @@ def cloudformation_names(
     if parsing.resource_name_property_from_type(kind) != naming.name_property:
         return properties
     suffix = hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest().upper()[:12]
-    tail = f"-{logical_id}-{suffix}"
-    name = (stack[: max(naming.limit - len(tail), 1)] + tail)[: naming.limit]
-    return properties | {naming.name_property: name.lower() if naming.lower_case else name}
+    name = generated_name(stack, logical_id, naming.limit, lower_case=naming.lower_case, suffix=suffix)
+    return properties | {naming.name_property: name}
 
 
 def _input_name(key: str) -> Callable[[Mapping[str, Any]], Any]:
