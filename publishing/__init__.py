@@ -1,0 +1,1 @@
+"""Publishing the solution's components to the AWS Serverless Application Repository (SAR)."""
