@@ -173,3 +173,14 @@ bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in th
 
 openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the producer's routes
 	PYTHONPATH=layers/shared:functions/producer:. $(BIN)/python scripts/write_openapi.py docs/openapi.json
+
+# Publishing to the Serverless Application Repository (publishing/publish.py; docs/publishing.md): every
+# publishable component built, packaged and published, nested applications before their parents. DRY_RUN=1
+# prints the plan and calls no AWS API. S3_BUCKET (default: sam package --resolve-s3) and S3_PREFIX: where the
+# artefacts go; PRINCIPAL: the account IDs (comma-separated) that may deploy the nested applications (default:
+# the publishing account).
+.PHONY: publish
+publish: $(VENV)/.installed ## Publish the publishable components to SAR, children first (DRY_RUN=1: print the plan only)
+	$(BIN)/python -m publishing.publish $(if $(filter-out 0 false,$(DRY_RUN)),--dry-run) \
+		$(if $(S3_BUCKET),--s3-bucket $(S3_BUCKET)) $(if $(S3_PREFIX),--s3-prefix $(S3_PREFIX)) \
+		$(if $(PRINCIPAL),--principal $(PRINCIPAL))
