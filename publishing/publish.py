@@ -2,12 +2,12 @@
 
 The components are those `sar_check.component_reports()` finds publishable (through their flavour when they
 have one) whose nested applications are all published too. For each, in an order that puts every nested
-application before its parent: its template is copied with each nested `Location` rewritten to the
-`ApplicationId` and `SemanticVersion` just published (SAR takes no local or S3 location), then `sam build` and
-`sam package` (to S3_BUCKET, or SAM CLI's managed bucket with --resolve-s3); then the application is created
-or, when one of that name exists, updated and given the version (a version that exists already is reported,
-not an error). A component that a published parent nests gets an application policy letting the principal
-(PRINCIPAL, or the publishing account) get it and create CloudFormation templates from it.
+application before its parent: `sam build` and `sam package` (to S3_BUCKET, or SAM CLI's managed bucket with
+--resolve-s3), then each nested `Location` rewritten to the `ApplicationId` and `SemanticVersion` just
+published (SAR takes no local or S3 location); then the application is created or, when one of that name
+exists, updated and given the version (a version that exists already is reported, not an error). A component
+that a published parent nests gets an application policy letting the principal (PRINCIPAL, or the publishing
+account) get it and create CloudFormation templates from it.
 
 `--dry-run` (make publish DRY_RUN=1) prints the whole plan and calls no AWS API.
 """
@@ -44,12 +44,12 @@ from publishing.sar_check import (
     ComponentReport,
     component_reports,
     load_template,
-    write_flavour,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_serverlessrepo import ServerlessApplicationRepositoryClient
     from mypy_boto3_serverlessrepo.type_defs import ApplicationPolicyStatementTypeDef
+    from mypy_boto3_sts import STSClient
 
 PUBLISH_DIR = Path("build") / "sar" / "publish"
 # What a parent's deployer needs of a private nested application (reference A.2: serverlessrepo guide,
@@ -241,7 +241,7 @@ def describe(plan: Plan, settings: Settings, dry_run: bool) -> str:
             location = f"{{ApplicationId: {arn}, SemanticVersion: {plan.version}}}"
             lines.append(f"       nested {logical_id} ({child}): Location -> {location}")
         work = _relative(settings.repo / PUBLISH_DIR / step.name, repo)
-        lines.append(f"       sam build -t {work}/template.yaml, then sam package")
+        lines.append(f"       sam build, sam package, Locations rewritten: {work}/template.yaml")
         lines.append("       create_application, or update_application and create_application_version")
         if step.name in parents:
             lines.append(
@@ -249,6 +249,8 @@ def describe(plan: Plan, settings: Settings, dry_run: bool) -> str:
                 f"StatementId {POLICY_STATEMENT_ID}, Principals {principals}, Actions {list(NESTED_ACTIONS)}"
             )
     lines += ["", "Not published (installed with sam deploy: docs/publishing.md):"]
+    if not plan.skipped:
+        lines.append("  none")
     for name, reasons in plan.skipped:
         lines.append(f"  {name}: {reasons[0]}")
         lines.extend(f"  {' ' * len(name)}  {reason}" for reason in reasons[1:])
@@ -267,22 +269,27 @@ def package(
     settings: Settings,
     run: Callable[[list[str], Path], None],
 ) -> Path:
-    """Build and package `step`'s template with its nested Locations rewritten; the packaged template."""
-    template = load_template(step.template)
-    for logical_id, location in locations.items():
-        template["Resources"][logical_id]["Properties"]["Location"] = location
+    """`sam build` and `sam package` the step's template, then name each nested application by the
+    ApplicationId and SemanticVersion in `locations` (sam package leaves a local child an S3 URL, which SAR
+    refuses). Rewriting after packaging keeps both commands off SAR: on a SAR-hosted nested application,
+    sam build's SAM transform calls serverlessrepo:CreateCloudFormationTemplate. Returns the template to
+    publish."""
     work = settings.repo / PUBLISH_DIR / step.name
-    rewritten = write_flavour(step.template, template, work / "template.yaml")
     sam = str(Path(sys.executable).with_name("sam"))
     built = work / "build"
-    run([sam, "build", "--template-file", str(rewritten), "--build-dir", str(built)], settings.repo)
+    run([sam, "build", "--template-file", str(step.template), "--build-dir", str(built)], settings.repo)
     packaged = work / "packaged.yaml"
     destination = ["--s3-bucket", settings.bucket] if settings.bucket else ["--resolve-s3"]
     if settings.bucket and settings.prefix:
         destination += ["--s3-prefix", settings.prefix]
     command = [sam, "package", "--template-file", str(built / "template.yaml"), *destination]
     run([*command, "--output-template-file", str(packaged), "--region", settings.region], settings.repo)
-    return packaged
+    template = load_template(packaged)
+    for logical_id, location in locations.items():
+        template["Resources"][logical_id]["Properties"]["Location"] = location
+    publishable = work / "template.yaml"
+    publishable.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+    return publishable
 
 
 def _error_code(error: ClientError) -> str:
@@ -378,12 +385,12 @@ def publish(
     return list(published.values())
 
 
-def _publishing_account(region: str) -> Callable[[], Sequence[str]]:
+def publishing_account(sts: STSClient) -> Callable[[], Sequence[str]]:
     """The account the credentials belong to (one sts:GetCallerIdentity call, made when first needed)."""
 
     @cache
     def lookup() -> Sequence[str]:
-        return (boto3.client("sts", region_name=region).get_caller_identity()["Account"],)
+        return (sts.get_caller_identity()["Account"],)
 
     return lookup
 
@@ -422,7 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     sar = boto3.client("serverlessrepo", region_name=settings.region)
     principals = (
-        (lambda: settings.principals) if settings.principals else _publishing_account(settings.region)
+        (lambda: settings.principals)
+        if settings.principals
+        else publishing_account(boto3.client("sts", region_name=settings.region))
     )
     results = publish(plan, settings, sar, principals)
     print(f"published {len(results)} of {len(plan.steps) + len(plan.skipped)} components", flush=True)
