@@ -53,6 +53,7 @@ venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(FLINK_VENV)/.installed ## 
 
 test: venv flink-jar ## Run every test tier except e2e against AWS
 	$(BIN)/pytest --ignore=tests/e2e
+	$(MAKE) --no-print-directory sar-check
 	$(MAKE) --no-print-directory test-flink
 	$(MAKE) --no-print-directory e2e-local
 	$(MAKE) --no-print-directory fuzz-api
@@ -97,6 +98,14 @@ flink-package: $(FLINK_DEPLOYER_ZIP) ## The FlinkS3 application zip (main.py + l
 flink-jar: $(FLINK_ZIP) ## The job's uber-jar alone (built with the zip); prints its path last
 	@test -f $(FLINK_JAR) || $(MVN) -f $(FLINK_APP)/pom.xml package 2>&1 | $(STRIP_ANSI)
 	@echo $(abspath $(FLINK_JAR))
+
+# What the Serverless Application Repository would take (publishing/sar_check.py): each component's resource
+# types after the SAM transform against publishing/supported_resources.txt, and the IAM grants SAR refuses.
+# Writes the flavours (a component without its refused optional resources) to build/sar/; fails only when a
+# component that must be publishable is not, or on an error.
+.PHONY: sar-check
+sar-check: $(VENV)/.installed ## Print which components SAR would take (and why not); generate build/sar/ flavours
+	$(BIN)/python -m publishing.sar_check
 
 .PHONY: rehearse
 rehearse: $(VENV)/.installed ## Deploy rehearsal: sam package, then the 10 option rows created and deleted in moto's CloudFormation (make test runs it as tests/templates/test_rehearsal.py)
@@ -184,3 +193,7 @@ publish: $(VENV)/.installed ## Publish the publishable components to SAR, childr
 	$(BIN)/python -m publishing.publish $(if $(filter-out 0 false,$(DRY_RUN)),--dry-run) \
 		$(if $(S3_BUCKET),--s3-bucket $(S3_BUCKET)) $(if $(S3_PREFIX),--s3-prefix $(S3_PREFIX)) \
 		$(if $(PRINCIPAL),--principal $(PRINCIPAL))
+
+.PHONY: publishing-docs
+publishing-docs: $(VENV)/.installed ## Regenerate docs/publishing.md's compatibility table and install commands
+	$(BIN)/python -m publishing.docs

@@ -1,10 +1,10 @@
 """Which components the AWS Serverless Application Repository (SAR) would take, and why not.
 
-SAR checks every resource type of a template after the SAM transform (whatever its conditions) against its list
-of supported types, and refuses templates that attach AWSLambda_FullAccess or grant iam:*, iam:PutRolePolicy or
-iam:AttachRolePolicy on "*" in inline policies. `component_reports` applies both checks to the root template and
-to every nested template; a component whose refused resources are all optional gets a flavour: the same
-template without them, generated into build/sar/<name>.yaml.
+SAR checks every resource type of a template after the SAM transform (whatever its conditions) against its
+list of supported types, and refuses templates that attach AWSLambda_FullAccess or grant iam:*,
+iam:PutRolePolicy or iam:AttachRolePolicy on "*" in inline policies. `component_reports` applies both checks
+to the root template and to every nested template; a component whose refused resources are all optional gets
+a flavour: the same template with them switched off, generated into build/sar/<name>.yaml.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ class FlavourError(ValueError):
     """A flavour cannot leave out a resource that something else still references."""
 
 
-class _ShippedManagedPolicies:
+class ShippedManagedPolicies:
     """samtranslator's ManagedPolicyLoader, answered from its bundled list instead of IAM."""
 
     def load(self) -> dict[str, str]:
@@ -107,7 +108,7 @@ def transformed(template: dict[str, Any]) -> dict[str, Any]:
                 if prop == "Location"
                 else f"s3://artifacts/{logical_id}.zip"
             )
-    return dict(transform(marked, {}, _ShippedManagedPolicies(), passthrough_metadata=True))  # type: ignore[arg-type]
+    return dict(transform(marked, {}, ShippedManagedPolicies(), passthrough_metadata=True))
 
 
 def _source_of(logical_id: str, resource: dict[str, Any], sources: dict[str, Any]) -> str:
@@ -176,7 +177,11 @@ def _policy_documents(resource: dict[str, Any]) -> list[Any]:
     if resource.get("Type") in _IAM_POLICIES:
         return [properties.get("PolicyDocument")]
     if resource.get("Type") in _IAM_IDENTITIES:
-        return [policy.get("PolicyDocument") for policy in _walk(properties.get("Policies")) if isinstance(policy, dict)]
+        return [
+            policy.get("PolicyDocument")
+            for policy in _walk(properties.get("Policies"))
+            if isinstance(policy, dict)
+        ]
     return []
 
 
@@ -186,7 +191,8 @@ def refused_grants(template: dict[str, Any]) -> list[str]:
     for logical_id, resource in sorted(transformed(template).get("Resources", {}).items()):
         properties = resource.get("Properties", {})
         if resource.get("Type") in _IAM_IDENTITIES and any(
-            value.endswith(f"/{REFUSED_MANAGED_POLICY}") for value in _strings(properties.get("ManagedPolicyArns"))
+            value.endswith(f"/{REFUSED_MANAGED_POLICY}")
+            for value in _strings(properties.get("ManagedPolicyArns"))
         ):
             found.append(f"{logical_id} attaches {REFUSED_MANAGED_POLICY}")
         for document in _policy_documents(resource):
@@ -198,8 +204,8 @@ def refused_grants(template: dict[str, Any]) -> list[str]:
 
 
 def _references(node: Any) -> set[str]:
-    """The logical IDs and parameters `node` names (Ref, Fn::GetAtt, Fn::Sub, DependsOn) and the conditions it
-    names (Condition, Fn::If)."""
+    """The logical IDs, parameters and conditions `node` names: Ref, Fn::GetAtt, Fn::Sub (not its own
+    variables), DependsOn, Condition and Fn::If."""
     names: set[str] = set()
     for value in _walk(node):
         if not isinstance(value, dict):
@@ -208,90 +214,118 @@ def _references(node: Any) -> set[str]:
             if key == "Ref" and isinstance(argument, str):
                 names.add(argument)
             elif key == "Fn::GetAtt":
-                target = argument[0] if isinstance(argument, list) else str(argument).split(".")[0]
-                names.add(str(target))
+                names.add(str(argument[0] if isinstance(argument, list) else argument).split(".")[0])
             elif key == "Fn::Sub":
-                text = argument[0] if isinstance(argument, list) else argument
-                if isinstance(text, str):
-                    names.update(_sub_names(text))
-            elif key in ("Condition", "Fn::If") and argument:
-                names.add(str(argument[0] if isinstance(argument, list) else argument))
-            elif key == "DependsOn":
+                names |= _sub_names(argument)
+            elif key == "Fn::If" and isinstance(argument, list) and argument:
+                names.add(str(argument[0]))
+            elif key in ("Condition", "DependsOn"):
                 names.update(_strings(argument))
     return names
 
 
-def _sub_names(text: str) -> set[str]:
-    names: set[str] = set()
-    for part in text.split("${")[1:]:
-        name = part.split("}")[0]
-        if not name.startswith("!"):
-            names.add(name.split(".")[0])
-    return names
+def _sub_names(argument: Any) -> set[str]:
+    """The names a Fn::Sub string names, less the variables its own map defines."""
+    text, variables = (argument[0], argument[1]) if isinstance(argument, list) else (argument, {})
+    if not isinstance(text, str):
+        return set()
+    found = {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+    return {name for name in found if not name.startswith("!") and name not in variables}
+
+
+def _false_branches(node: Any, off: set[str]) -> Any:
+    """`node` with every Fn::If on a condition of `off` replaced by its false branch."""
+    if isinstance(node, list):
+        return [_false_branches(value, off) for value in node]
+    if not isinstance(node, dict):
+        return node
+    branches = node.get("Fn::If")
+    if len(node) == 1 and isinstance(branches, list) and len(branches) == 3 and branches[0] in off:
+        return _false_branches(branches[2], off)
+    return {key: _false_branches(value, off) for key, value in node.items()}
+
+
+def _used(template: dict[str, Any]) -> set[str]:
+    """Every name the template's resources, outputs, conditions and rules reference."""
+    return _references({key: template.get(key) for key in ("Resources", "Outputs", "Conditions", "Rules")})
 
 
 def flavour(template: dict[str, Any], leave_out: set[str]) -> dict[str, Any]:
-    """`template` without the resources `leave_out`, the outputs that name only them, and the conditions and
-    parameters nothing left uses. Raises FlavourError if another resource, a kept output or a rule still
-    references one of them."""
-    result = copy.deepcopy(template)
-    resources_ = result.get("Resources", {})
-    missing = leave_out - set(resources_)
+    """`template` with the optional resources `leave_out` switched off, as generated for SAR.
+
+    Each resource left out must be optional (have a Condition); the flavour fixes those conditions false:
+    it removes the resources, the conditions, the outputs under them, takes the false branch of every
+    Fn::If on them, removes the outputs that named nothing but what is left out, then the conditions and
+    parameters only what was removed used. Raises FlavourError when a resource is not optional, when a
+    condition switched off also governs a kept resource or another condition, or when anything kept still
+    references what is left out."""
+    resources_ = template.get("Resources", {})
+    missing = sorted(leave_out - set(resources_))
     if missing:
-        raise FlavourError(f"no such resources: {sorted(missing)}")
-    for logical_id in leave_out:
-        del resources_[logical_id]
+        raise FlavourError(f"no resource {', '.join(missing)} to leave out")
+    mandatory = sorted(name for name in leave_out if "Condition" not in resources_[name])
+    if mandatory:
+        raise FlavourError(f"not optional (no Condition): {', '.join(mandatory)}")
+    off = {str(resources_[name]["Condition"]) for name in leave_out}
+    for name, resource in resources_.items():
+        if resource.get("Condition") in off and name not in leave_out:
+            raise FlavourError(f"condition {resource['Condition']} also governs {name}, which is kept")
+    for name, expression in template.get("Conditions", {}).items():
+        if name not in off and _references(expression) & off:
+            raise FlavourError(f"condition {name} depends on {sorted(_references(expression) & off)}")
+    used_before = _used(template)
+    result = copy.deepcopy(template)
+    for name in leave_out:
+        del result["Resources"][name]
+    for name in off:
+        del result["Conditions"][name]
     outputs = result.get("Outputs", {})
-    for name in [name for name, output in outputs.items() if _references(output) & leave_out]:
-        if _references(outputs[name]) - leave_out - _declared(result) - set(template.get("Resources", {})):
-            raise FlavourError(f"output {name} names {sorted(_references(outputs[name]) & leave_out)} and more")
+    for name in [name for name, output in outputs.items() if output.get("Condition") in off]:
         del outputs[name]
-    for section in ("Resources", "Outputs", "Rules", "Conditions"):
+    result = dict(_false_branches(result, off))
+    _drop_outputs_of(result, leave_out)
+    for section in ("Resources", "Outputs", "Conditions", "Rules"):
         for name, body in result.get(section, {}).items():
             still = _references(body) & leave_out
             if still:
-                raise FlavourError(f"{section}.{name} still references {sorted(still)}")
-    _drop_unused(result, "Conditions")
-    _drop_unused(result, "Parameters")
-    if not result.get("Outputs"):
-        result.pop("Outputs", None)
+                raise FlavourError(f"{section}.{name} still references {', '.join(sorted(still))}")
+    _drop_unused(result, used_before)
     return result
 
 
-def _declared(template: dict[str, Any]) -> set[str]:
-    return set(template.get("Parameters", {})) | set(template.get("Conditions", {}))
+def _drop_outputs_of(template: dict[str, Any], leave_out: set[str]) -> None:
+    """Remove the outputs whose value names what is left out and nothing else of the template."""
+    outputs = template.get("Outputs", {})
+    own = set(template.get("Resources", {})) | set(template.get("Parameters", {}))
+    for name in list(outputs):
+        named = _references(outputs[name].get("Value"))
+        if named & leave_out and not named & own:
+            del outputs[name]
+    if "Outputs" in template and not outputs:
+        del template["Outputs"]
 
 
-def _drop_unused(template: dict[str, Any], section: str) -> None:
-    """Remove the entries of `section` nothing else in the template names, until none is left to remove."""
+def _drop_unused(template: dict[str, Any], used_before: set[str]) -> None:
+    """Remove the conditions and parameters that were used before and no longer are, until none is left;
+    AWS::CloudFormation::Interface keeps only the parameters still declared."""
     while True:
-        entries = template.get(section, {})
-        used: set[str] = set()
-        for key, body in template.items():
-            if key == "Metadata":
-                continue
-            if key == section:
-                for name, entry in body.items():
-                    used |= _references(entry) - {name}
-            else:
-                used |= _references(body)
-        unused = [name for name in entries if name not in used]
-        if not unused:
+        used = _used(template)
+        dropped = False
+        for section in ("Conditions", "Parameters"):
+            entries = template.get(section, {})
+            for name in [name for name in entries if name in used_before and name not in used]:
+                del entries[name]
+                dropped = True
+        if not dropped:
             break
-        for name in unused:
-            del entries[name]
-    _drop_from_interface(template)
-
-
-def _drop_from_interface(template: dict[str, Any]) -> None:
-    """Keep AWS::CloudFormation::Interface's parameter groups and labels to the parameters still declared."""
     interface = template.get("Metadata", {}).get("AWS::CloudFormation::Interface")
     if not isinstance(interface, dict):
         return
     parameters = set(template.get("Parameters", {}))
-    for group in interface.get("ParameterGroups", []):
+    groups = interface.get("ParameterGroups", [])
+    for group in groups:
         group["Parameters"] = [name for name in group.get("Parameters", []) if name in parameters]
-    interface["ParameterGroups"] = [group for group in interface.get("ParameterGroups", []) if group["Parameters"]]
+    interface["ParameterGroups"] = [group for group in groups if group["Parameters"]]
     labels = interface.get("ParameterLabels", {})
     for name in [name for name in labels if name not in parameters]:
         del labels[name]
@@ -318,18 +352,13 @@ def write_flavour(source: Path, flavoured: dict[str, Any], target: Path) -> Path
     """Write `flavoured` (made from `source`) to `target`, paths relative to its new place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     body = _relocated(flavoured, source.parent, target.parent)
-    header = f"# Generated by publishing/sar_check.py from {source.name}: do not edit.\n"
+    header = f"# Generated by publishing/sar_check.py from {source.parent.name}/{source.name}: do not edit.\n"
     target.write_text(header + yaml.safe_dump(body, sort_keys=False, width=120))
     return target
 
 
-def _check(template: dict[str, Any], supported: frozenset[str]) -> tuple[dict[str, set[str]], list[str]]:
-    """The refused types (with their source resources) and the refused grants of `template`."""
-    refused = {kind: ids for kind, ids in resource_types(template).items() if kind not in supported}
-    return refused, refused_grants(template)
-
-
-def _nested_children(template: dict[str, Any], directory: Path) -> dict[str, Path]:
+def nested_locations(template: dict[str, Any], directory: Path) -> dict[str, Path]:
+    """Each nested application of `template` (in `directory`) with a local Location: logical ID -> path."""
     children: dict[str, Path] = {}
     for logical_id, resource in template.get("Resources", {}).items():
         location = resource.get("Properties", {}).get("Location")
@@ -338,70 +367,103 @@ def _nested_children(template: dict[str, Any], directory: Path) -> dict[str, Pat
     return children
 
 
-def _report(
-    name: str, path: Path, repo: Path, supported: frozenset[str], done: dict[Path, ComponentReport]
-) -> ComponentReport:
-    template = load_template(path)
-    refused, grants = _check(template, supported)
-    reasons = [f"refused type {kind} ({', '.join(sorted(ids))})" for kind, ids in sorted(refused.items())]
-    reasons += [f"refused IAM grant: {grant}" for grant in grants]
-    for logical_id, child_path in sorted(_nested_children(template, path.parent).items()):
-        child = done.get(child_path) or _report(component_name(child_path, repo), child_path, repo, supported, done)
-        if not child.publishable:
-            reasons.append(f"nested application {logical_id} ({child.name}) is not publishable")
-        elif child.flavour is not None:
+def _outputs_read(template: dict[str, Any], logical_id: str) -> set[str]:
+    """The outputs of nested application `logical_id` that `template` reads (Fn::GetAtt or Fn::Sub)."""
+    read: set[str] = set()
+    for node in _walk(template):
+        if not isinstance(node, dict):
+            continue
+        target = node.get("Fn::GetAtt")
+        if isinstance(target, list) and len(target) == 2 and target[0] == logical_id:
+            read.add(str(target[1]).removeprefix("Outputs."))
+        sub = node.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) else sub
+        if isinstance(text, str):
+            prefix = f"${{{logical_id}.Outputs."
+            read |= {part.split("}")[0] for part in text.split(prefix)[1:]}
+    return read
+
+
+@dataclass
+class Survey:
+    """Reports on templates, each nested application's before its parent's, each made once."""
+
+    repo: Path = REPO
+    supported: frozenset[str] = field(default_factory=supported_types)
+    reports: dict[Path, ComponentReport] = field(default_factory=dict)
+
+    def report(self, path: Path) -> ComponentReport:
+        """Whether SAR would take the template at `path` (as is or as a flavour), and why not."""
+        key = path.resolve()
+        if key not in self.reports:
+            self.reports[key] = self._assess(path)
+        return self.reports[key]
+
+    def _assess(self, path: Path) -> ComponentReport:
+        name = component_name(path, self.repo)
+        template = load_template(path)
+        refused = {kind: ids for kind, ids in resource_types(template).items() if kind not in self.supported}
+        reasons = [f"refused type {kind} ({', '.join(sorted(ids))})" for kind, ids in sorted(refused.items())]
+        others = [f"refused IAM grant: {grant}" for grant in refused_grants(template)]
+        others += self._nested_reasons(template, path)
+        if not reasons and not others:
+            return ComponentReport(name, path, True, (), None)
+        if others:  # no flavour helps with a refused grant or a child
+            return ComponentReport(name, path, False, (*reasons, *others), None)
+        return self._flavoured(name, path, template, refused)
+
+    def _nested_reasons(self, template: dict[str, Any], path: Path) -> list[str]:
+        """Why the nested applications of `template` stand in the way of publishing it: a child that is not
+        publishable, or whose flavour lacks a parameter the parent passes or an output it reads."""
+        reasons: list[str] = []
+        for logical_id, child_path in sorted(nested_locations(template, path.parent).items()):
+            child = self.report(child_path)
+            if not child.publishable:
+                reasons.append(f"nested application {logical_id} ({child.name}) is not publishable")
+                continue
+            if child.flavour is None:
+                continue
+            published = load_template(child.flavour)
             passed = set(template["Resources"][logical_id].get("Properties", {}).get("Parameters", {}))
-            unknown = passed - set(load_template(child.flavour).get("Parameters", {}))
-            if unknown:
-                reasons.append(f"nested application {logical_id} passes {sorted(unknown)} its flavour lacks")
-    if not reasons:
-        report = ComponentReport(name, path, True, (), None)
-    else:
-        report = _flavoured(name, path, template, refused, grants, reasons, repo, supported)
-    done[path.resolve()] = report
-    return report
+            lacking = sorted(passed - set(published.get("Parameters", {})))
+            lacking += sorted(_outputs_read(template, logical_id) - set(published.get("Outputs", {})))
+            if lacking:
+                what = f"the {child.name} flavour lacks {', '.join(lacking)}"
+                reasons.append(f"nested application {logical_id}: {what}")
+        return reasons
 
-
-def _flavoured(
-    name: str,
-    path: Path,
-    template: dict[str, Any],
-    refused: dict[str, set[str]],
-    grants: list[str],
-    reasons: list[str],
-    repo: Path,
-    supported: frozenset[str],
-) -> ComponentReport:
-    """The report of a component SAR refuses as is: publishable through a flavour when every refused resource
-    is optional (has a Condition) and nothing else stands in the way."""
-    resources_ = template.get("Resources", {})
-    leave_out = set().union(*refused.values()) if refused else set()
-    mandatory = sorted(r for r in leave_out if "Condition" not in resources_.get(r, {}))
-    if grants or mandatory or len(reasons) > sum(1 for _ in refused.items()):
-        extra = [f"{r} is not optional" for r in mandatory]
-        return ComponentReport(name, path, False, (*reasons, *extra), None)
-    try:
-        flavoured = flavour(template, leave_out)
-    except FlavourError as error:
-        return ComponentReport(name, path, False, (*reasons, f"no flavour: {error}"), None)
-    still, still_grants = _check(flavoured, supported)
-    if still or still_grants:
-        left = sorted(still) + still_grants
-        return ComponentReport(name, path, False, (*reasons, f"the flavour still has {left}"), None)
-    target = write_flavour(path, flavoured, repo / FLAVOUR_DIR / f"{name}.yaml")
-    left_out = [f"flavour leaves out {r} ({resources_[r]['Type']})" for r in sorted(leave_out)]
-    return ComponentReport(name, path, True, tuple(left_out), target)
+    def _flavoured(
+        self, name: str, path: Path, template: dict[str, Any], refused: dict[str, set[str]]
+    ) -> ComponentReport:
+        """The report of a component whose only obstacle is its refused types: publishable as a flavour
+        without the resources that make them when these are optional and what remains is all SAR takes."""
+        why = tuple(
+            f"refused type {kind} ({', '.join(sorted(ids))})" for kind, ids in sorted(refused.items())
+        )
+        leave_out: set[str] = set().union(*refused.values())
+        try:
+            flavoured = flavour(template, leave_out)
+        except FlavourError as error:
+            return ComponentReport(name, path, False, (*why, f"no flavour: {error}"), None)
+        still = sorted(kind for kind in resource_types(flavoured) if kind not in self.supported)
+        still += refused_grants(flavoured)
+        if still:
+            return ComponentReport(
+                name, path, False, (*why, f"its flavour still has {', '.join(still)}"), None
+            )
+        described = [f"{r} ({template['Resources'][r]['Type']})" for r in sorted(leave_out)]
+        note = f"The Serverless Application Repository flavour: without {', '.join(described)}."
+        flavoured["Description"] = f"{flavoured.get('Description', '')} {note}".strip()
+        target = write_flavour(path, flavoured, self.repo / FLAVOUR_DIR / f"{name}.yaml")
+        return ComponentReport(
+            name, path, True, tuple(f"flavour leaves out {what}" for what in described), target
+        )
 
 
 def component_reports(repo: Path = REPO) -> list[ComponentReport]:
     """A report for every component (the root first), writing the flavours into build/sar/."""
-    supported = supported_types()
-    done: dict[Path, ComponentReport] = {}
-    for name, path in component_templates(repo).items():
-        if path.resolve() not in done:
-            _report(name, path, repo, supported, done)
-    order = [path.resolve() for path in component_templates(repo).values()]
-    return [done[path] for path in order]
+    survey = Survey(repo)
+    return [survey.report(path) for path in component_templates(repo).values()]
 
 
 def verdict(report: ComponentReport) -> str:
@@ -422,13 +484,14 @@ def table(reports: list[ComponentReport]) -> str:
     return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows)
 
 
-def main() -> int:
-    """Print the table; fail when a component that must be publishable is not."""
-    reports = component_reports()
-    print(table(reports))  # noqa: T201
+def main(repo: Path = REPO) -> int:
+    """Print the table of `repo`'s components; fail when a component that must be publishable is not."""
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its metrics warnings, not findings
+    reports = component_reports(repo)
+    print(table(reports))
     missing = sorted(r.name for r in reports if r.name in REQUIRED_COMPONENTS and not r.publishable)
     if missing:
-        print(f"\nmust be publishable but are not: {', '.join(missing)}", file=sys.stderr)  # noqa: T201
+        print(f"\nmust be publishable but are not: {', '.join(missing)}", file=sys.stderr)
         return 1
     return 0
 

@@ -67,7 +67,10 @@ DATA_TYPES = {
     "AWS::DynamoDB::Table",
     "Custom::KafkaTopic",
 }
-ACCOUNT_ROLE_TYPES = {"AWS::ApiGateway::Account", "Custom::ApiGatewayCloudWatchRole"}
+# What sets the account's API Gateway CloudWatch Logs role: AWS::ApiGateway::Account, or a custom resource
+# that hands API Gateway a role with this managed policy (nested/ingest-api.yaml's AccountCloudWatchRole).
+ACCOUNT_ROLE_TYPE = "AWS::ApiGateway::Account"
+ACCOUNT_ROLE_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 POLICY_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::KMS::Key"}
 S3_CONTEXT_KEY = "kms:encryptioncontext:aws:s3:arn"
 
@@ -491,16 +494,24 @@ def stage_logging_needs_account_role(template: TemplateUnderTest) -> list[str]:
         if not _stage_logs(stage.get("Properties", {})):
             continue
         reached = _dependencies(resources, name)
-        if not any(resources[other]["Type"] in ACCOUNT_ROLE_TYPES for other in reached):
+        if not any(sets_account_role(resources[other]) for other in reached):
             messages.append(
                 template.message(
                     name,
-                    "logs (access logs or execution logging) but depends on no resource of type "
-                    f"{' or '.join(sorted(ACCOUNT_ROLE_TYPES))}, so it fails where the account has no API "
-                    "Gateway CloudWatch Logs role",
+                    f"logs (access logs or execution logging) but depends on no {ACCOUNT_ROLE_TYPE} nor "
+                    f"custom resource whose ManagedPolicyArn is {ACCOUNT_ROLE_POLICY}, so it fails where the "
+                    "account has no API Gateway CloudWatch Logs role",
                 )
             )
     return messages
+
+
+def sets_account_role(resource: dict[str, Any]) -> bool:
+    """Whether `resource` sets the account's API Gateway CloudWatch Logs role."""
+    if resource.get("Type") == ACCOUNT_ROLE_TYPE:
+        return True
+    policy = json.dumps(resource.get("Properties", {}).get("ManagedPolicyArn"))
+    return _is_custom_resource(resource) and ACCOUNT_ROLE_POLICY in policy
 
 
 def _stage_logs(properties: dict[str, Any]) -> bool:
@@ -718,10 +729,14 @@ def cidr_parameters_admit_only_private_blocks(template: TemplateUnderTest) -> li
 
 
 # ---------------------------------------------------------------------------------------------- 7
-def _holds_data(resource: dict[str, Any]) -> bool:
+def _is_custom_resource(resource: dict[str, Any]) -> bool:
     kind = str(resource.get("Type", ""))
-    custom = kind == "AWS::CloudFormation::CustomResource" or kind.startswith("Custom::")
-    return kind in DATA_TYPES or (custom and "TopicName" in resource.get("Properties", {}))
+    return kind == "AWS::CloudFormation::CustomResource" or kind.startswith("Custom::")
+
+
+def _holds_data(resource: dict[str, Any]) -> bool:
+    custom_topic = _is_custom_resource(resource) and "TopicName" in resource.get("Properties", {})
+    return resource.get("Type") in DATA_TYPES or custom_topic
 
 
 def data_is_retained(template: TemplateUnderTest) -> list[str]:

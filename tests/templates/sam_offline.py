@@ -14,12 +14,13 @@ import os
 import subprocess
 import sys
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+from publishing.sar_check import ShippedManagedPolicies
 
 # The transform fills AWS::Region-dependent values (partition, managed policy ARNs) from the session.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -34,14 +35,6 @@ _PACKAGED_PROPERTY = {
     "AWS::Serverless::LayerVersion": "ContentUri",
     "AWS::Serverless::Application": "Location",
 }
-
-
-class _ShippedManagedPolicies:
-    """samtranslator's ManagedPolicyLoader, answered from its bundled list instead of IAM."""
-
-    def load(self) -> dict[str, str]:
-        data = resources.files("samtranslator").joinpath("internal/data/aws_managed_policies.json")
-        return dict(json.loads(data.read_text())["aws"])
 
 
 def sam_package(template: Path, bucket: str, environment: dict[str, str], output: Path) -> dict[str, Any]:
@@ -92,7 +85,7 @@ def _transformed_json(packaged_json: str) -> str:
     translated = transform(
         json.loads(packaged_json),
         {},
-        _ShippedManagedPolicies(),
+        ShippedManagedPolicies(),
         passthrough_metadata=True,  # type: ignore[arg-type]
     )
     return json.dumps(translated)

@@ -175,7 +175,7 @@ def test_execution_logging_without_the_account_role_is_caught() -> None:
     # Given a stage without access logs but with INFO execution logging, and no account role at all
     template = real(INGEST)
     resources = template.translated["Resources"]
-    for name in [n for n, r in resources.items() if r["Type"] in rules.ACCOUNT_ROLE_TYPES]:
+    for name in [n for n, r in resources.items() if rules.sets_account_role(r)]:
         del resources[name]
     stage = resources["ApiStage"]["Properties"]
     del stage["AccessLogSetting"]

@@ -12,7 +12,7 @@ from local.functions import load_handler
 from tests.conftest import FakeLambdaContext
 from tests.integration.conftest import CloudFormationEndpoint
 
-ROLE = "Custom::ApiGatewayCloudWatchRole"
+ROLE = "AWS::CloudFormation::CustomResource"
 PHYSICAL_ID = "api-gateway-account-cloudwatch-role"
 POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 PROPERTIES = {"RoleName": "apigateway-cloudwatch-logs-us-east-1", "ManagedPolicyArn": POLICY}

@@ -15,7 +15,7 @@ from streaming_common.aws_clients import client
 from tests.conftest import FakeLambdaContext
 from tests.integration.conftest import CloudFormationEndpoint
 
-LOOKUP = "Custom::BootstrapBrokers"
+LOOKUP = "AWS::CloudFormation::CustomResource"
 CLUSTER = (
     "arn:aws:kafka:us-east-1:123456789012:cluster/streaming-1a2b3c4d/1a2b3c4d-0000-1111-2222-333344445555-3"
 )

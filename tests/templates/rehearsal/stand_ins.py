@@ -223,7 +223,18 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         {"Id": _uuid},
         applies=_is_kafka_source,
     ),
-    "AWS::CloudFormation::CustomResource": Placeholder(CUSTOM_RESOURCE, "{name}"),
+    # The literal type (a published component's custom resources): nested/cluster-bootstrap.yaml's
+    # BootstrapBrokers reads BootstrapServers and VpcId; nested/ingest-api.yaml's AccountCloudWatchRole
+    # nothing.
+    "AWS::CloudFormation::CustomResource": Placeholder(
+        CUSTOM_RESOURCE,
+        "{name}",
+        {
+            "BootstrapServers": "b-1.{name}.kafka.{region}.amazonaws.com:9098,"
+            "b-2.{name}.kafka.{region}.amazonaws.com:9098",
+            "VpcId": "vpc-0123456789abcdef0",
+        },
+    ),
     "AWS::KinesisAnalyticsV2::Application": Placeholder(
         "moto has no Managed Service for Apache Flink in CloudFormation", "{ApplicationName}"
     ),
@@ -259,16 +270,6 @@ PLACEHOLDERS: dict[str, Placeholder] = {
             "ZoneIds": _zone_ids,
         },
     ),
-    "Custom::BootstrapBrokers": Placeholder(
-        CUSTOM_RESOURCE,
-        "{name}",
-        {
-            "BootstrapServers": "b-1.{name}.kafka.{region}.amazonaws.com:9098,"
-            "b-2.{name}.kafka.{region}.amazonaws.com:9098",
-            "VpcId": "vpc-0123456789abcdef0",
-        },
-    ),
-    "Custom::ApiGatewayCloudWatchRole": Placeholder(CUSTOM_RESOURCE, "{name}"),
     "AWS::CloudWatch::Alarm": Placeholder(ALARMS, _alarm_name, {"Arn": _alarm_arn}),
     "AWS::CloudWatch::CompositeAlarm": Placeholder(ALARMS, _alarm_name, {"Arn": _alarm_arn}),
     "AWS::SNS::TopicPolicy": Placeholder(SNS_EXTRAS, "{name}", {"Id": "{name}"}),
