@@ -122,11 +122,14 @@ def _source_of(logical_id: str, resource: dict[str, Any], sources: dict[str, Any
 
 
 def resource_types(template: dict[str, Any]) -> dict[str, set[str]]:
-    """Every resource type SAR sees in `template` (after the transform), with the source resources that make
-    it. A nested application stays AWS::Serverless::Application: a published parent names its children by
-    ApplicationId and SemanticVersion, which SAR takes."""
+    """Every resource type SAR sees in `template`, those of the source (SAR refuses
+    AWS::Serverless::Connector, which the transform turns into policies) and those after the transform, with
+    the source resources that make each. A nested application stays AWS::Serverless::Application: a
+    published parent names its children by ApplicationId and SemanticVersion, which SAR takes."""
     sources = template.get("Resources", {})
     types: dict[str, set[str]] = {}
+    for logical_id, resource in sources.items():
+        types.setdefault(str(resource.get("Type", "")), set()).add(logical_id)
     for logical_id, resource in transformed(template).get("Resources", {}).items():
         source = _source_of(logical_id, resource, sources)
         kind = resource.get("Type", "")

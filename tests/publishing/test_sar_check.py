@@ -181,6 +181,27 @@ def test_a_type_only_the_sam_transform_generates_is_reported(tmp_path: Path) -> 
     )
 
 
+def test_a_sam_type_the_transform_removes_is_still_reported(tmp_path: Path) -> None:
+    # AWS::Serverless::Connector becomes IAM policies, but SAR refuses it
+    # (aws/serverless-application-model#2952)
+    def plant(template: dict[str, Any]) -> None:
+        function = next(
+            n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+        )
+        queue = next(n for n, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue")
+        template["Resources"]["Planted"] = {
+            "Type": "AWS::Serverless::Connector",
+            "Properties": {
+                "Source": {"Id": function},
+                "Destination": {"Id": queue},
+                "Permissions": ["Write"],
+            },
+        }
+
+    report = _planted(tmp_path, plant)
+    assert "refused type AWS::Serverless::Connector (Planted)" in report.reasons, report.reasons
+
+
 def test_a_custom_type_name_is_refused_and_the_literal_custom_resource_type_is_not(tmp_path: Path) -> None:
     def custom(kind: str) -> Any:
         def plant(template: dict[str, Any]) -> None:
