@@ -1,12 +1,11 @@
 """`make publishing-docs`: the generated part of docs/publishing.md, from the compatibility report and the
 templates: `make sar-check`'s table, then for each component the command that installs it (from SAR when
 `make publish` publishes it, else `sam deploy`), with the parameters that have no default and the
-capabilities it asks for. `--check` changes nothing and exits 1 when the document is not current.
+capabilities it asks for.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import sys
 from pathlib import Path
@@ -141,26 +140,12 @@ def current(document: str, repo: Path = REPO) -> str:
     return f"{head}{BEGIN}\n\n{generated(repo)}\n\n{END}{tail}"
 
 
-def main(arguments: list[str]) -> int:
-    """Rewrite the generated part of docs/publishing.md, or with --check say whether it is current."""
+def main() -> int:
+    """Rewrite the generated part of docs/publishing.md (tests/publishing/test_docs.py checks it)."""
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    written = DOC.read_text()
-    wanted = current(written)
-    if arguments == ["--check"]:
-        if written == wanted:
-            return 0
-        diff = difflib.unified_diff(
-            written.splitlines(), wanted.splitlines(), "written", "current", lineterm=""
-        )
-        print("\n".join(diff), file=sys.stderr)
-        print("docs/publishing.md is not current: run make publishing-docs", file=sys.stderr)
-        return 1
-    if arguments:
-        print("usage: python -m publishing.docs [--check]", file=sys.stderr)
-        return 2
-    DOC.write_text(wanted)
+    DOC.write_text(current(DOC.read_text()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -39,11 +39,11 @@ from publishing.metadata import (
     project_version,
 )
 from publishing.sar_check import (
-    NESTED_APPLICATION,
     REPO,
     ComponentReport,
     component_reports,
     load_template,
+    nested_locations,
 )
 
 if TYPE_CHECKING:
@@ -124,16 +124,6 @@ class Settings:
     bucket: str | None  # None: sam package --resolve-s3
     prefix: str | None
     principals: tuple[str, ...]  # empty: the publishing account
-
-
-def nested_locations(template: dict[str, Any], directory: Path) -> dict[str, Path]:
-    """Each nested application of `template` (in `directory`) with a local Location: logical ID -> path."""
-    found: dict[str, Path] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        location = resource.get("Properties", {}).get("Location")
-        if resource.get("Type") == NESTED_APPLICATION and isinstance(location, str) and "://" not in location:
-            found[logical_id] = (directory / location).resolve()
-    return found
 
 
 def _step(report: ComponentReport, components: dict[Path, str], version: str) -> Step:

@@ -65,7 +65,7 @@ def record_calls(client: Any) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-def conflict(operation: str, message: str = "conflict") -> dict[str, Any]:
+def conflict(message: str = "conflict") -> dict[str, Any]:
     return {"service_error_code": "ConflictException", "service_message": message, "http_status_code": 409}
 
 
@@ -209,6 +209,12 @@ def update_params(packaged: str) -> dict[str, Any]:
     return {"ApplicationId": CHILD_ID} | {key: metadata[key] for key in kept}
 
 
+def expect_existing_child_updated(stub: Stubber, packaged: str) -> None:
+    """The child is listed as published already, and its metadata is updated from `packaged`."""
+    stub.add_response("list_applications", existing_child(), {})
+    stub.add_response("update_application", {"ApplicationId": CHILD_ID}, update_params(packaged))
+
+
 VERSION_PARAMS = {
     "ApplicationId": CHILD_ID,
     "SemanticVersion": VERSION,
@@ -220,8 +226,7 @@ VERSION_PARAMS = {
 def test_an_existing_application_gets_the_new_version(packaged: str) -> None:
     sar = sar_client()
     with Stubber(sar) as stub:
-        stub.add_response("list_applications", existing_child(), {})
-        stub.add_response("update_application", {"ApplicationId": CHILD_ID}, update_params(packaged))
+        expect_existing_child_updated(stub, packaged)
         stub.add_response("create_application_version", {"SemanticVersion": VERSION}, VERSION_PARAMS)
         assert publish_application(sar, packaged) == (CHILD_ID, "new version")
         stub.assert_no_pending_responses()
@@ -230,9 +235,8 @@ def test_an_existing_application_gets_the_new_version(packaged: str) -> None:
 def test_a_version_already_published_is_reported_not_failed(packaged: str) -> None:
     sar = sar_client()
     with Stubber(sar) as stub:
-        stub.add_response("list_applications", existing_child(), {})
-        stub.add_response("update_application", {"ApplicationId": CHILD_ID}, update_params(packaged))
-        stub.add_client_error("create_application_version", **conflict("create_application_version"))
+        expect_existing_child_updated(stub, packaged)
+        stub.add_client_error("create_application_version", **conflict())
         assert publish_application(sar, packaged) == (CHILD_ID, "already published")
         stub.assert_no_pending_responses()
 
@@ -243,7 +247,7 @@ def test_a_conflict_on_create_updates_the_application_the_error_names(packaged: 
     with Stubber(sar) as stub:
         stub.add_response("list_applications", {"Applications": []}, {})
         message = f"Application with id {CHILD_ID} already exists"
-        stub.add_client_error("create_application", **conflict("create_application", message))
+        stub.add_client_error("create_application", **conflict(message))
         stub.add_response("update_application", {"ApplicationId": CHILD_ID}, update_params(packaged))
         stub.add_response("create_application_version", {"SemanticVersion": VERSION}, VERSION_PARAMS)
         assert publish_application(sar, packaged) == (CHILD_ID, "new version")
@@ -253,8 +257,7 @@ def test_a_conflict_on_create_updates_the_application_the_error_names(packaged: 
 def test_other_errors_stop_publishing(packaged: str) -> None:
     sar = sar_client()
     with Stubber(sar) as stub:
-        stub.add_response("list_applications", existing_child(), {})
-        stub.add_response("update_application", {"ApplicationId": CHILD_ID}, update_params(packaged))
+        expect_existing_child_updated(stub, packaged)
         stub.add_client_error(
             "create_application_version",
             service_error_code="BadRequestException",
