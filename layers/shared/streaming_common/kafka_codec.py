@@ -5,15 +5,17 @@ one-entry objects `{name: [byte, ...]}` whose bytes may be signed, records group
 
 Archive line (fixed, docs/archive-format.md):
 `{"topic", "partition", "offset", "timestamp", "timestampType", "key", "headers", "value"}` where
-- `value` is the parsed JSON when the value bytes are UTF-8 JSON, `null` for a tombstone, and otherwise the
-  field is `valueBase64` with the original bytes;
+- `value` is the value's own JSON text, verbatim (then `"valueExact": true` precedes it), `null` for a
+  tombstone, and otherwise the field is `valueBase64` with the original bytes;
 - `key` is the UTF-8 text (or `null`); a key that is not UTF-8 becomes `keyBase64`;
 - `headers` is `[{"key", "value"}]` in record order (names may repeat); a header value that is not UTF-8
   becomes `valueBase64`, a null header value stays `null`.
 
-JSON values are kept only when nothing can be lost by parsing them: a value that is the JSON literal
-`null` (which would read as a tombstone), an object with a repeated key, a number a double cannot hold
-exactly, or NaN/Infinity is archived as `valueBase64` instead.
+A JSON value is embedded verbatim only when the line stays one line that every JSON reader (Athena's
+included) reads as the same JSON: no line break, no blank at either end (msgspec.Raw does not keep it), not
+the literal `null` (a tombstone), no repeated object key, no number a double cannot hold exactly, no
+NaN/Infinity, no lone surrogate. Any other value is archived as `valueBase64`. Lines written before
+`valueExact` existed carry the value parsed and re-serialised: they read back as canonical JSON only.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import msgspec
 from aws_lambda_powertools.shared.functions import decode_header_bytes
 
 Header = tuple[str, bytes | None]
@@ -150,16 +153,22 @@ _STRICT_DECODER = json.JSONDecoder(
     parse_constant=_reject_constant,
 )
 
+# JSON's blanks other than line breaks: msgspec.Raw drops them around a value, so they cannot round trip.
+_JSON_BLANKS = b" \t"
 
-def _parse_json_value(value: bytes) -> tuple[bool, Any]:
-    """(True, parsed) when `value` is UTF-8 JSON that parses without loss, else (False, None)."""
+
+def _embeddable_json(value: bytes) -> bool:
+    """True when `value` can sit verbatim in the line: it keeps the line one line (Hadoop's line reader,
+    Athena's, ends a line at CR as well as LF), reads back byte for byte through msgspec.Raw, and means the
+    same JSON to every reader."""
+    if not value or value[0] in _JSON_BLANKS or value[-1] in _JSON_BLANKS or b"\n" in value or b"\r" in value:
+        return False
     try:
+        msgspec.json.decode(value, type=msgspec.Raw)  # what read_archive_line does; refuses lone surrogates
         parsed = _STRICT_DECODER.decode(value.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return False, None
-    if parsed is None:
-        return False, None  # the literal `null` would read back as a tombstone
-    return True, parsed
+    except (UnicodeDecodeError, ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
+        return False
+    return parsed is not None  # the literal `null` would read back as a tombstone
 
 
 def _text_or_base64(data: bytes, text_field: str, base64_field: str) -> dict[str, str]:
@@ -185,7 +194,8 @@ def readable_key_and_headers(record: KafkaRecord) -> dict[str, Any]:
 
 
 def archive_document(record: KafkaRecord) -> dict[str, Any]:
-    """The archive line of `record` as a dict, before serialisation."""
+    """The archive line of `record` as a dict, before serialisation; a verbatim JSON value is a
+    `msgspec.Raw` of the original bytes."""
     document: dict[str, Any] = {
         "topic": record.topic,
         "partition": record.partition,
@@ -196,77 +206,108 @@ def archive_document(record: KafkaRecord) -> dict[str, Any]:
     }
     if record.value is None:
         document["value"] = None
+    elif _embeddable_json(record.value):
+        document["valueExact"] = True
+        document["value"] = msgspec.Raw(record.value)
     else:
-        is_json, parsed = _parse_json_value(record.value)
-        if is_json:
-            document["value"] = parsed
-        else:
-            document["valueBase64"] = base64.b64encode(record.value).decode("ascii")
+        document["valueBase64"] = base64.b64encode(record.value).decode("ascii")
     return document
 
 
+_LINE_ENCODER = msgspec.json.Encoder()
+
+
 def to_archive_line(record: KafkaRecord) -> bytes:
-    """The record's archive line: compact UTF-8 JSON ending in a newline."""
-    document = archive_document(record)
+    """The record's archive line: compact UTF-8 JSON, the value's own text verbatim, ending in a newline."""
+    return _LINE_ENCODER.encode(archive_document(record)) + b"\n"
+
+
+class _ArchivedHeader(msgspec.Struct, rename="camel"):
+    key: str
+    value: str | None = None
+    value_base64: str | None = None
+
+
+class _ArchiveLine(msgspec.Struct, rename="camel"):
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: str
+    key: str | None = None
+    key_base64: str | None = None
+    headers: list[_ArchivedHeader] | None = None
+    value_exact: bool = False
+    value: msgspec.Raw = msgspec.Raw()  # empty when the line has no `value` field; b"null" for a tombstone
+    value_base64: str | None = None
+
+
+_LINE_DECODER = msgspec.json.Decoder(_ArchiveLine)
+
+
+class ArchivedRecord(NamedTuple):
+    """A record read back from an archive line. `value_exact` is False only for a JSON value archived before
+    values were kept verbatim (a line without `valueExact`): its bytes are the value's canonical JSON, which
+    parses to the same JSON as the original but may differ from it in whitespace or number formatting."""
+
+    record: KafkaRecord
+    value_exact: bool
+
+
+def _text_or_base64_bytes(text: str | None, base64_text: str | None, where: str) -> bytes | None:
+    if base64_text is not None:
+        return _b64decode(base64_text, where)
+    return None if text is None else text.encode("utf-8")
+
+
+def _canonical_json(raw: bytes) -> bytes:
+    """The value of a line written before `valueExact`, as the old forwarder re-serialised it."""
+    return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def read_archive_line(line: bytes | str) -> ArchivedRecord:
+    """Read an archive line back into its record: topic, partition, offset, timestamp and its type, and
+    the key, value and header bytes (headers in order, names may repeat), byte for byte; and whether the
+    value is exact (False only for a JSON value of a line written before verbatim values)."""
     try:
-        return _dump_line(document)
-    except UnicodeEncodeError:
-        # Only a JSON value with an escaped lone surrogate ("\\ud800") gets here: keep its bytes instead.
-        if record.value is None:
-            raise
-        document.pop("value")
-        document["valueBase64"] = base64.b64encode(record.value).decode("ascii")
-        return _dump_line(document)
-
-
-def _dump_line(document: Mapping[str, Any]) -> bytes:
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8") + b"\n"
-
-
-def _field_bytes(document: Mapping[str, Any], text_field: str, base64_field: str, where: str) -> bytes | None:
-    if base64_field in document:
-        return _b64decode(document[base64_field], f"{where}.{base64_field}")
-    text = document.get(text_field)
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise RecordDecodeError(f"{where}.{text_field} must be a string or null")
-    return text.encode("utf-8")
+        fields = _LINE_DECODER.decode(line)
+    except msgspec.ValidationError as error:
+        raise RecordDecodeError(f"archive line does not fit the format: {error}") from None
+    except msgspec.DecodeError as error:
+        raise RecordDecodeError(f"archive line is not JSON: {error}") from None
+    value_exact = True
+    value: bytes | None
+    if fields.value_base64 is not None:
+        value = _b64decode(fields.value_base64, "valueBase64")
+    elif not fields.value:
+        raise RecordDecodeError("archive line has no 'value' field")
+    else:
+        raw = bytes(fields.value)
+        if raw == b"null":
+            value = None
+        elif fields.value_exact:
+            value = raw
+        else:
+            value, value_exact = _canonical_json(raw), False
+    record = KafkaRecord(
+        fields.topic,
+        fields.partition,
+        fields.offset,
+        fields.timestamp,
+        fields.timestamp_type,
+        _text_or_base64_bytes(fields.key, fields.key_base64, "keyBase64"),
+        value,
+        tuple(
+            (
+                header.key,
+                _text_or_base64_bytes(header.value, header.value_base64, f"headers[{index}].valueBase64"),
+            )
+            for index, header in enumerate(fields.headers or ())
+        ),
+    )
+    return ArchivedRecord(record, value_exact)
 
 
 def from_archive_line(line: bytes | str) -> KafkaRecord:
-    """Read an archive line back into a record.
-
-    Keys, header values and `valueBase64` values come back byte for byte; a JSON `value` comes back as its
-    compact serialisation, which parses to exactly the JSON that was produced.
-    """
-    try:
-        document = json.loads(line)
-    except ValueError as error:
-        raise RecordDecodeError(f"archive line is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise RecordDecodeError("archive line must be a JSON object")
-    try:
-        headers: Sequence[Mapping[str, Any]] = document.get("headers") or []
-        if "valueBase64" in document:
-            value = _b64decode(document["valueBase64"], "valueBase64")
-        elif document["value"] is None:
-            value = None
-        else:
-            value = json.dumps(document["value"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return KafkaRecord(
-            topic=document["topic"],
-            partition=document["partition"],
-            offset=document["offset"],
-            timestamp=document["timestamp"],
-            timestamp_type=document["timestampType"],
-            key=_field_bytes(document, "key", "keyBase64", "record"),
-            value=value,
-            headers=tuple(
-                (header["key"], _field_bytes(header, "value", "valueBase64", f"headers[{index}]"))
-                for index, header in enumerate(headers)
-            ),
-        )
-    except KeyError as missing:
-        raise RecordDecodeError(f"archive line has no {missing.args[0]!r} field") from None
+    """Read an archive line back into a record (read_archive_line without the exactness flag)."""
+    return read_archive_line(line).record

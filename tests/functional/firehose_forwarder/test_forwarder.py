@@ -11,8 +11,8 @@ import pytest
 
 from archive_delivery import ForwarderSettings, TimeLeft
 from local.functions import load_handler
-from local.kafka_events import iter_event_records
-from streaming_common.kafka_codec import KafkaRecord, from_archive_line, to_archive_line
+from local.kafka_events import build_event, iter_event_records
+from streaming_common.kafka_codec import KafkaRecord, from_archive_line, read_archive_line, to_archive_line
 from tests.conftest import FakeLambdaContext
 from tests.functional.firehose_forwarder.conftest import BUCKET, STREAM, Archive
 
@@ -45,12 +45,32 @@ def test_tombstones_binary_values_and_odd_keys_keep_their_bytes(
     archived = {(r.partition, r.offset): r for r in map(from_archive_line, archive.lines())}
     originals = {(r.partition, r.offset): r for r in iter_event_records(event)}
     assert archived.keys() == originals.keys()
-    for position, original in originals.items():
-        assert archived[position].key == original.key
-        assert archived[position].headers == original.headers
+    assert archived == originals  # every key, value and header byte, JSON values too
     assert archived[(0, 201)].value is None  # the tombstone
     assert archived[(1, 200)].value == originals[(1, 200)].value  # binary, byte for byte
     assert b'"valueBase64"' in to_archive_line(originals[(2, 201)])  # the JSON literal null
+
+
+def test_json_values_come_back_byte_for_byte_whatever_their_formatting(
+    forwarder: Any, archive: Archive, lambda_context: FakeLambdaContext
+) -> None:
+    # Given JSON values spaced, tabbed, escaped and pretty-printed as producers send them
+    values = [
+        b'{ "orderId" : "o-1",\t"amount" : 1.50 , "tags" : [ ] }',
+        b'{"name":"Z\\u00fcrich","n":1E2}',
+        b'{\n  "orderId": "o-2"\n}\n',
+        b'{"a":\r\n1}',
+    ]
+    records = [
+        KafkaRecord("streaming-events", 0, offset, 0, value=value) for offset, value in enumerate(values)
+    ]
+    event = build_event(records, event_source_arn="arn:aws:kafka:::cluster/c/1", bootstrap_servers="b:9098")
+    # When the forwarder archives them through Firehose into S3
+    assert forwarder.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+    # Then each is one line, read back exactly: one-line JSON verbatim, JSON with line breaks as base64
+    lines = sorted(archive.lines(), key=lambda line: from_archive_line(line).offset)
+    assert [read_archive_line(line) for line in lines] == [(record, True) for record in records]
+    assert [b'"valueExact":true' in line for line in lines] == [True, True, False, False]
 
 
 def test_a_line_over_the_firehose_limit_goes_whole_to_s3(

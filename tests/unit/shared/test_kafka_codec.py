@@ -14,6 +14,7 @@ from streaming_common.kafka_codec import (
     archive_document,
     decode_event_record,
     from_archive_line,
+    read_archive_line,
     to_archive_line,
 )
 
@@ -105,9 +106,11 @@ class TestEventRecords:
 
 
 class TestArchiveLine:
-    def test_json_value_is_embedded_and_fields_are_in_contract_order(self) -> None:
+    def test_json_value_is_embedded_verbatim_and_fields_are_in_contract_order(self) -> None:
         record = _record(key=b"k1", value=b'{"id": 7, "tags": ["a", "b"]}', headers=(("source", b"web"),))
         line = to_archive_line(record)
+        assert b',"valueExact":true,"value":{"id": 7, "tags": ["a", "b"]}}' in line
+        assert read_archive_line(line) == (record, True)
         assert line.endswith(b"\n")
         assert line.count(b"\n") == 1
         document = json.loads(line)
@@ -119,6 +122,7 @@ class TestArchiveLine:
             "timestampType",
             "key",
             "headers",
+            "valueExact",
             "value",
         ]
         assert document["value"] == {"id": 7, "tags": ["a", "b"]}
@@ -143,6 +147,10 @@ class TestArchiveLine:
             (b"1e400", "out of a double's range"),
             (b"[NaN]", "NaN is not JSON"),
             (b'"\\ud800"', "lone surrogate"),
+            (b'{"a": 1}\n', "a line break would split the line"),
+            (b'{"a":\r1}', "Athena's line reader ends a line at CR too"),
+            (b' {"a": 1}', "msgspec.Raw drops a leading blank"),
+            (b"[1]\t", "msgspec.Raw drops a trailing blank"),
         ],
     )
     def test_values_that_json_would_change_are_kept_as_base64(self, value: bytes, why: str) -> None:
@@ -176,14 +184,56 @@ class TestArchiveLine:
         ("line", "message"),
         [
             (b"not json", "not JSON"),
-            (b"[1]", "must be a JSON object"),
-            (b'{"topic": "t"}', "no 'value' field"),
+            (b"[1]", "does not fit the format: Expected `object`, got `array`"),
+            (b'{"topic": "t"}', "missing required field `partition`"),
+            (b'{"topic":"t","partition":"0","offset":0,"timestamp":0,"timestampType":"x"}', r"\$\.partition"),
+            (b'{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x"}', "no 'value' field"),
             (
                 b'{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x","valueBase64":"%"}',
                 "valueBase64",
+            ),
+            (
+                b'{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x","value":null,'
+                b'"headers":[{"key":"h","valueBase64":"%"}]}',
+                r"headers\[0\]\.valueBase64",
             ),
         ],
     )
     def test_malformed_archive_lines_are_reported(self, line: bytes, message: str) -> None:
         with pytest.raises(RecordDecodeError, match=message):
             from_archive_line(line)
+
+
+class TestLinesWrittenBeforeVerbatimValues:
+    """Lines the forwarder wrote before `valueExact`: the JSON value parsed and re-serialised compactly."""
+
+    OLD_JSON_LINE = (
+        '{"topic":"orders","partition":2,"offset":41,"timestamp":1700000000000,"timestampType":"CREATE_TIME",'
+        '"key":"k","headers":[{"key":"h","value":"v"},{"key":"h","valueBase64":"/w=="}],'
+        '"value":{"città":"Zürich","n":[1,2.5]}}\n'
+    ).encode()
+
+    def test_a_json_value_reads_back_as_canonical_json_only(self) -> None:
+        record, value_exact = read_archive_line(self.OLD_JSON_LINE)
+        assert value_exact is False
+        assert record.value == '{"città":"Zürich","n":[1,2.5]}'.encode()
+        assert record.key == b"k"
+        assert record.headers == (("h", b"v"), ("h", b"\xff"))
+
+    def test_spaced_json_of_an_old_line_is_canonicalised_as_the_old_reader_did(self) -> None:
+        line = b'{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x",'
+        line += b'"value": {"a" : [1, 2]}}'
+        assert read_archive_line(line) == (KafkaRecord("t", 0, 0, 0, "x", value=b'{"a":[1,2]}'), False)
+
+    @pytest.mark.parametrize(
+        ("value_field", "value"),
+        [('"value":null', None), ('"valueBase64":"AP8="', b"\x00\xff")],
+        ids=["tombstone", "base64"],
+    )
+    def test_tombstones_and_base64_values_were_already_exact(
+        self, value_field: str, value: bytes | None
+    ) -> None:
+        line = '{"topic":"t","partition":0,"offset":0,"timestamp":0,"timestampType":"x","key":null,'
+        record, value_exact = read_archive_line(line + value_field + "}")
+        assert value_exact is True
+        assert (record.key, record.value) == (None, value)
