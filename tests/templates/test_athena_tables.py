@@ -96,6 +96,8 @@ def _scalar_problems(value: Any, declared: str, serde: str, where: str) -> list[
         # The OpenX SerDe reads any JSON as text (an object or array as its JSON); Hive's needs a scalar.
         readable = isinstance(value, str) or (where in JSON_TEXT_FIELDS and serde == OPENX_JSON_SERDE)
         return [] if readable else [f"{where}: {value!r} is not text for {serde}"]
+    if declared == "boolean":
+        return [] if isinstance(value, bool) else [f"{where}: {value!r} is not a boolean"]
     bound = {"int": INT32, "bigint": INT64}.get(declared)
     assert bound, f"{where}: type {declared} is not one the tables use"
     fits = isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
@@ -112,6 +114,8 @@ def test_hive_types_parse_as_glue_declares_them() -> None:
         "x.other: no such field"
     ]
     assert type_problems(2**31, "int", OPENX_JSON_SERDE, "x") == ["x: 2147483648 is not an int"]
+    assert type_problems(1, "boolean", OPENX_JSON_SERDE, "x") == ["x: 1 is not a boolean"]
+    assert type_problems(True, "boolean", OPENX_JSON_SERDE, "x") == []
     assert type_problems({"a": 1}, "string", "org.apache.hive.hcatalog.data.JsonSerDe", "line.value")
     assert type_problems({"a": 1}, "string", OPENX_JSON_SERDE, "line.value") == []
     assert type_problems(3, "string", OPENX_JSON_SERDE, "line.partition") == [
