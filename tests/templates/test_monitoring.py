@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from local.cfn import parameter_violations
 from tests.templates.dashboards import alarm_arns, body_problems, metric_references, parse_body
 from tests.templates.deployment import Deployment, StackModel, deploy
 from tests.templates.sam_offline import ALL_TEMPLATES, REPO, translate
@@ -438,3 +439,41 @@ def test_a_component_without_alarms_and_an_alarm_notifying_elsewhere_are_caught(
         consumer, {"Fn::If": ["IsConsumer", [{"Ref": "AlarmTopicArn"}], [{"Ref": "KeyArn"}]]}
     )
     assert _actions_are_the_topic_parameter(consumer, [{"Ref": "AlarmTopicArn"}])
+
+
+# Every cluster type a new cluster can be: the stacks between them pass values (alarm rules, names) that only
+# exist once the cluster's stack has run, so the constraints of what they are passed are checked here, on
+# each option row, and not by cfn-lint. Express brokers need three zones, three replicas and their versions
+# (the root's rules).
+EXPRESS_NEEDS = {
+    "Express": {"AvailabilityZoneCount": "3", "TopicReplicationFactor": "3", "KafkaVersion": "3.9.x.kraft"}
+}
+CLUSTER_TYPE_ROWS = [
+    (option, {"ClusterType": cluster_type} | EXPRESS_NEEDS.get(cluster_type, {}))
+    for option in OPTIONS
+    for cluster_type in ("Provisioned", "Express", "Serverless")
+] + [(option, EXISTING_CLUSTER) for option in OPTIONS]
+
+
+@pytest.mark.parametrize(("option", "given"), CLUSTER_TYPE_ROWS, ids=lambda value: str(value)[:60])
+def test_every_nested_stack_accepts_what_the_root_passes_it(option: str, given: dict[str, str]) -> None:
+    # Given the deployment of the option row, each nested stack with the values the root passes it (other
+    # stacks' outputs included)
+    deployed = deploy(given={"DeploymentOption": option} | given)
+    # Then CloudFormation would accept every value: AllowedValues, AllowedPattern, lengths, number ranges
+    # (values the model cannot give in their service's form are left out: attributes it only names, such as
+    # <BootstrapBrokers.BootstrapServers>, and EC2 IDs, which it writes as generated names)
+    refused = {
+        stack.logical_id: problems
+        for stack in deployed.stacks.values()
+        if (problems := parameter_violations(stack.template, _modelled(stack.params)))
+    }
+    assert refused == {}
+
+
+def _modelled(params: dict[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in params.items()
+        if "<" not in value and not re.search(r"-(?:PrivateSubnet[ABC]|SecurityGroup)", value)
+    }
