@@ -68,7 +68,7 @@ DATA_TYPES = {
     "Custom::KafkaTopic",
 }
 # What sets the account's API Gateway CloudWatch Logs role: AWS::ApiGateway::Account, or a custom resource
-# that hands API Gateway a role with this managed policy (nested/ingest-api.yaml's AccountCloudWatchRole).
+# that hands API Gateway a role with this managed policy (nested/ingest-api.yaml's ApiGatewayAccountRole).
 ACCOUNT_ROLE_TYPE = "AWS::ApiGateway::Account"
 ACCOUNT_ROLE_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 POLICY_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::KMS::Key"}

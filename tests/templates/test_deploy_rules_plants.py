@@ -301,7 +301,7 @@ def test_a_vpc_cidr_that_refuses_private_blocks_is_caught() -> None:
     ("name", "resource", "policy"),
     [
         (CLUSTER, "Topic", "DeletionPolicy"),
-        (CLUSTER, "ServerlessTopic", "UpdateReplacePolicy"),
+        (CLUSTER, "ServerlessKafkaTopic", "UpdateReplacePolicy"),
         (FIREHOSE, "ArchiveBucket", "DeletionPolicy"),
         (KAFKA_FUNCTION, "FailedBatchesQueue", "UpdateReplacePolicy"),
     ],
@@ -316,10 +316,10 @@ def test_data_that_is_not_retained_is_caught(name: str, resource: str, policy: s
 def test_a_topic_custom_resource_of_any_type_must_be_retained() -> None:
     # Given the topic custom resource has the generic type and no policies
     template = real(CLUSTER)
-    topic = template.translated["Resources"]["ServerlessTopic"]
+    topic = template.translated["Resources"]["ServerlessKafkaTopic"]
     topic["Type"] = "AWS::CloudFormation::CustomResource"
     del topic["DeletionPolicy"]
-    assert reported(rules.data_is_retained(template), "ServerlessTopic", "DeletionPolicy is not Retain")
+    assert reported(rules.data_is_retained(template), "ServerlessKafkaTopic", "DeletionPolicy is not Retain")
 
 
 def test_the_key_of_retained_data_must_be_retained() -> None:

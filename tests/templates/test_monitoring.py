@@ -462,7 +462,7 @@ def test_every_nested_stack_accepts_what_the_root_passes_it(option: str, given: 
     deployed = deploy(given={"DeploymentOption": option} | given)
     # Then CloudFormation would accept every value: AllowedValues, AllowedPattern, lengths, number ranges
     # (values the model cannot give in their service's form are left out: attributes it only names, such as
-    # <BootstrapBrokers.BootstrapServers>, and EC2 IDs, which it writes as generated names)
+    # <BrokerLookup.BootstrapServers>, and EC2 IDs, which it writes as generated names)
     refused = {
         stack.logical_id: problems
         for stack in deployed.stacks.values()

@@ -98,7 +98,7 @@ FIREHOSE_ARCHIVE = {
 INGEST_API = {
     "AccountRoleLogGroup",
     "AccountRoleFunction",
-    "AccountCloudWatchRole",
+    "ApiGatewayAccountRole",
     "UserPool",
     "UserPoolDomain",
     "RecordsResourceServer",
@@ -155,7 +155,7 @@ SHARED_STACKS = {
         "AlarmTopic",
         "AlarmTopicPolicy",
     },
-    "ClusterConnection": {"LookupLogGroup", "LookupFunction", "BootstrapBrokers"},
+    "ClusterConnection": {"LookupLogGroup", "LookupFunction", "BrokerLookup"},
     "Monitoring": {"Dashboard", "PipelineUnhealthyAlarm"},
 }
 # Option -> nested application -> resources. ingest-api, flink-analytics and monitoring join this table as
@@ -263,7 +263,7 @@ def test_attaching_to_an_existing_cluster_creates_no_network_and_no_cluster() ->
                 "ServerlessBootstrap",
                 "TopicProvisionerLogGroup",
                 "TopicProvisionerFunction",
-                "ServerlessTopic",
+                "ServerlessKafkaTopic",
                 "ServerlessThroughputAlarm",
             },
             {"BrokerLogGroup", "Cluster", "Topic"} | CLUSTER_ALARMS | STANDARD_BROKER_ALARMS,

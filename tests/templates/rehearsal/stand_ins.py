@@ -224,7 +224,7 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         applies=_is_kafka_source,
     ),
     # The literal type (a published component's custom resources): nested/cluster-bootstrap.yaml's
-    # BootstrapBrokers reads BootstrapServers and VpcId; nested/ingest-api.yaml's AccountCloudWatchRole
+    # BrokerLookup reads BootstrapServers and VpcId; nested/ingest-api.yaml's ApiGatewayAccountRole
     # nothing.
     "AWS::CloudFormation::CustomResource": Placeholder(
         CUSTOM_RESOURCE,
