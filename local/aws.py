@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import re
 import urllib.request
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -16,6 +18,9 @@ from typing import Any
 
 import boto3
 from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.utils import utcnow
+from moto.firehose.models import FirehoseBackend
+from moto.moto_api._internal import mock_random
 from moto.server import ThreadedMotoServer
 
 from local.broker import free_port
@@ -30,12 +35,16 @@ from local.functions import (
     load_template,
     local_name,
 )
+from local.step_functions import STATE_MACHINE_TYPES, definition_text, enable_interpreter, state_machine_arn
 
 # What CloudFormation's pseudo parameters give locally (the root stack is called "local").
 LOCAL_PSEUDO_PARAMETERS = {
     "AWS::AccountId": LOCAL_ACCOUNT,
     "AWS::Partition": "aws",
     "AWS::Region": LOCAL_REGION,
+    "AWS::StackId": (
+        f"arn:aws:cloudformation:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stack/local/00000000-0000-0000-0000-000000000000"
+    ),
     "AWS::StackName": "local",
     "AWS::URLSuffix": "amazonaws.com",
 }
@@ -62,8 +71,10 @@ def read_template(path: Path) -> dict[str, Any]:
 
 @contextmanager
 def running_moto() -> Iterator[str]:
-    """Yield the endpoint URL of a moto server started on a free loopback port; stop it afterwards."""
+    """Yield the endpoint URL of a moto server started on a free loopback port; stop it afterwards. Its
+    Step Functions runs state machines' definitions (`local.step_functions`)."""
     _route_put_composite_alarm()
+    _expand_firehose_timestamps()
     port = free_port()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's web server logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -71,10 +82,16 @@ def running_moto() -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     # moto's backends live in the process, not the server: start each server from a clean state.
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
+    previous_port = os.environ.get("MOTO_PORT")
+    enable_interpreter(endpoint)
     try:
         yield endpoint
     finally:
         server.stop()
+        if previous_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = previous_port
 
 
 def _route_put_composite_alarm() -> None:
@@ -84,6 +101,39 @@ def _route_put_composite_alarm() -> None:
     server runs in this process, so this reaches it."""
     if not hasattr(CloudWatchResponse, "put_composite_alarm"):
         CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm  # type: ignore[attr-defined]
+
+
+# Firehose's !{timestamp:<pattern>} expressions: the Java DateTimeFormatter letters the templates use.
+_TIMESTAMP_EXPRESSION = re.compile(r"!\{timestamp:([^}]*)\}")
+_TIMESTAMP_LETTERS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M"}
+_moto_object_path = FirehoseBackend._format_s3_object_path
+
+
+def _object_path(delivery_stream_name: str, version_id: str, prefix: str) -> str:
+    """Firehose's S3 object key: a prefix with !{timestamp:...} expressions is expanded at the arrival time
+    (UTC) and gets no YYYY/MM/DD/HH/ of its own, as Firehose documents ("Custom Prefixes for Amazon S3
+    Objects"); moto's own key otherwise."""
+    if "!{timestamp:" not in prefix:
+        return str(_moto_object_path(delivery_stream_name, version_id, prefix))
+    now = utcnow()
+
+    def expand(match: re.Match[str]) -> str:
+        pattern = match.group(1)
+        for letters, directive in _TIMESTAMP_LETTERS.items():
+            pattern = pattern.replace(letters, directive)
+        return now.strftime(pattern)
+
+    return (
+        f"{_TIMESTAMP_EXPRESSION.sub(expand, prefix)}{delivery_stream_name}-{version_id}-"
+        f"{now.strftime('%Y-%m-%d-%H-%M-%S')}-{mock_random.uuid4()}"
+    )
+
+
+def _expand_firehose_timestamps() -> None:
+    """moto 5.2 writes every object under <prefix>YYYY/MM/DD/HH/ and leaves !{timestamp:...} in the key:
+    expand them as Firehose does (the archive's data/year=/month=/day=/hour=/ prefixes, which the replay
+    lists). The server runs in this process, so this reaches it."""
+    FirehoseBackend._format_s3_object_path = staticmethod(_object_path)  # type: ignore[method-assign]
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -101,7 +151,7 @@ def _clients(endpoint: str) -> dict[str, Any]:
     """One client per service for a moto server (a client costs a tenth of a second to make)."""
     return {
         name: client(name, endpoint)
-        for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch", "logs")
+        for name in ("s3", "firehose", "sqs", "cognito-idp", "sns", "cloudwatch", "logs", "stepfunctions")
     }
 
 
@@ -138,6 +188,14 @@ class _Deployment:
         for queue in self.of_type("AWS::SQS::Queue"):
             values[f"{queue}.QueueName"] = local_name(queue)
             values[f"{queue}.Arn"] = f"arn:aws:sqs:{arn}:{local_name(queue)}"
+        for function in self.of_type("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            values[f"{function}.Arn"] = f"arn:aws:lambda:{arn}:function:{local_name(function)}"
+        for machine in self.of_type(*STATE_MACHINE_TYPES):
+            naming = self.properties(machine, ["Name", "StateMachineName"], values)
+            name = str(naming.get("Name") or naming.get("StateMachineName") or local_name(machine))
+            values[machine] = state_machine_arn(name, LOCAL_REGION, LOCAL_ACCOUNT)
+            values[f"{machine}.Name"] = name
+            values[f"{machine}.Arn"] = values[machine]
         for topic in self.of_type("AWS::SNS::Topic"):
             values[topic] = f"arn:aws:sns:{arn}:{local_name(topic)}"
             values[f"{topic}.TopicName"] = local_name(topic)
@@ -235,8 +293,30 @@ def create_template_resources(
     created |= _create_delivery_streams(clients["firehose"], deployment, values)
     for topic in deployment.of_type("AWS::SNS::Topic"):
         created[topic] = clients["sns"].create_topic(Name=local_name(topic))["TopicArn"]
+    created |= _create_state_machines(clients["stepfunctions"], deployment, values)
     if monitoring:
         created |= _create_alarms_and_dashboards(clients["cloudwatch"], deployment, values | created)
+    return created
+
+
+def _create_state_machines(sfn: Any, deployment: _Deployment, values: dict[str, str]) -> dict[str, str]:
+    """The state machines with their inline definitions, substitutions applied (local ARNs and names)."""
+    created: dict[str, str] = {}
+    for machine in deployment.of_type(*STATE_MACHINE_TYPES):
+        properties = deployment.properties(
+            machine, ["Definition", "DefinitionSubstitutions", "Type", "StateMachineType"], values
+        )
+        if "Definition" not in properties:
+            raise ValueError(f"{machine}: only an inline Definition runs locally (not DefinitionUri)")
+        name = values[f"{machine}.Name"]
+        created[machine] = sfn.create_state_machine(
+            name=name,
+            definition=definition_text(
+                properties["Definition"], properties.get("DefinitionSubstitutions", {})
+            ),
+            roleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{local_name(machine + 'Role')}",
+            type=properties.get("Type") or properties.get("StateMachineType") or "STANDARD",
+        )["stateMachineArn"]
     return created
 
 
@@ -254,8 +334,8 @@ def _create_delivery_streams(
             ExtendedS3DestinationConfiguration={
                 "RoleARN": destination["RoleARN"],
                 "BucketARN": destination["BucketARN"],
-                # moto does not expand Firehose's !{timestamp:...} expressions: keep the fixed part.
-                "Prefix": str(destination.get("Prefix", "")).split("!{", 1)[0].rpartition("/")[0] + "/",
+                # The !{timestamp:...} expressions are expanded when records arrive (_object_path).
+                "Prefix": str(destination.get("Prefix", "")),
             },
         )
         created[stream] = local_name(stream)

@@ -38,7 +38,13 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 
 class FunctionError(Exception):
-    """The function raised, crashed or timed out; the message says which, as Lambda reports it."""
+    """The function raised, crashed or timed out; the message says which, as Lambda reports it, and
+    `error_type` is the errorType Lambda gives the caller (Step Functions names the task's error after it)."""
+
+    def __init__(self, message: str, error_type: str, error_message: str | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.error_message = message if error_message is None else error_message
 
 
 class FunctionContainer:
@@ -84,7 +90,8 @@ class FunctionContainer:
         if not self._connection.poll(READY_TIMEOUT_SECONDS):
             self._end()
             raise FunctionError(
-                f"{self.spec.function_name}: no ready signal within {READY_TIMEOUT_SECONDS} s"
+                f"{self.spec.function_name}: no ready signal within {READY_TIMEOUT_SECONDS} s",
+                "Runtime.InitError",
             )
         try:
             message = self._connection.recv()
@@ -94,7 +101,8 @@ class FunctionContainer:
             self._end()
             raise FunctionError(
                 f"{self.spec.function_name}: Runtime.ImportModuleError: {message[1]} "
-                f"(log group {self.spec.log_group})"
+                f"(log group {self.spec.log_group})",
+                "Runtime.ImportModuleError",
             )
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
@@ -115,7 +123,9 @@ class FunctionContainer:
                 seconds = remaining_ms / 1000
                 self._note(f"RequestId: {context.aws_request_id} Task timed out after {seconds:.2f} seconds")
                 self._end()
-                raise FunctionError(f"{self.spec.function_name}: Task timed out after {remaining_ms} ms")
+                raise FunctionError(
+                    f"{self.spec.function_name}: Task timed out after {remaining_ms} ms", "Sandbox.Timedout"
+                )
             if result[0] == "crash":
                 code = self._end()
                 # Lambda's words: "signal: segmentation fault", "signal: killed", "exit status 1"
@@ -126,10 +136,13 @@ class FunctionContainer:
                 )
                 error = f"Runtime exited with error: {reason} Runtime.ExitError"
                 self._note(f"RequestId: {context.aws_request_id} Error: {error}")
-                raise FunctionError(f"{self.spec.function_name}: Runtime.ExitError ({reason})")
-            if result[0] == "error":
                 raise FunctionError(
-                    f"{self.spec.function_name}: {result[1]['errorType']}: {result[1]['errorMessage']}"
+                    f"{self.spec.function_name}: Runtime.ExitError ({reason})", "Runtime.ExitError"
+                )
+            if result[0] == "error":
+                error_type, error_message = result[1]["errorType"], result[1]["errorMessage"]
+                raise FunctionError(
+                    f"{self.spec.function_name}: {error_type}: {error_message}", error_type, error_message
                 )
             return result[1]
 

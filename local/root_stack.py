@@ -14,6 +14,7 @@ from local.aws import CLUSTER_TEMPLATES, read_template
 from local.cfn import enabled_resources, evaluate_conditions, nested_parameters, parameter_values, references
 from local.event_source_mapping import mapping_properties
 from local.functions import LOCAL_CLUSTER_ARN, LOCAL_PARAMETERS, REPO, FunctionSpec, discover
+from local.step_functions import STATE_MACHINE_TYPES
 
 ROOT = REPO / "template.yaml"
 
@@ -170,3 +171,19 @@ def create_option_resources(endpoint: str, option: str, *also: Path) -> dict[str
             # Not part of the option: its alarms would watch what the option does not deploy
             created |= aws.create_template_resources(endpoint, template, monitoring=False)
     return created
+
+
+def state_machine_functions(option: str) -> list[FunctionSpec]:
+    """The functions the option's state machines invoke (their definitions or substitutions read the
+    function's ARN or name): what the local Lambda Invoke API serves (`local.lambda_invoke`)."""
+    invoked: dict[str, FunctionSpec] = {}
+    for application in local_applications(option):
+        resources = read_template(application.template)["Resources"]
+        read = {
+            name
+            for resource in resources.values()
+            if resource.get("Type") in STATE_MACHINE_TYPES
+            for name, _ in references(resource.get("Properties", {}))
+        }
+        invoked |= {spec.name: spec for spec in application.functions if spec.logical_id in read}
+    return sorted(invoked.values(), key=lambda spec: spec.name)

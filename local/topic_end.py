@@ -10,9 +10,11 @@ from the fetch responses (partition EOF), which Tansu gets right.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 
 class TopicEndError(RuntimeError):
@@ -36,8 +38,9 @@ class TopicEnd:
         return ";".join(f"partition:{p},offset:{offset}" for p, offset in sorted(self.offsets.items()))
 
 
-def topic_end(bootstrap: str, topic: str, timeout: float = 60) -> TopicEnd:
-    """Read every partition of `topic` to its end; raise TopicEndError if that takes over `timeout` s."""
+def read_to_end(bootstrap: str, topic: str, timeout: float = 60) -> Iterator[Message]:
+    """Every record of `topic`, partition by partition in offset order (partitions interleaved), until each
+    partition's end; TopicEndError if that takes over `timeout` s."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -50,10 +53,9 @@ def topic_end(bootstrap: str, topic: str, timeout: float = 60) -> TopicEnd:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:
             raise TopicEndError(f"topic {topic}: {metadata.error}")
-        offsets = dict.fromkeys(metadata.partitions, 0)
-        unread = set(offsets)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in offsets])
-        records, deadline = 0, time.monotonic() + timeout
+        unread = set(metadata.partitions)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in unread])
+        deadline = time.monotonic() + timeout
         while unread:
             if time.monotonic() > deadline:
                 raise TopicEndError(
@@ -65,12 +67,28 @@ def topic_end(bootstrap: str, topic: str, timeout: float = 60) -> TopicEnd:
                     unread.discard(message.partition())
                 elif error is not None:
                     raise TopicEndError(f"reading {topic}: {error}")
+                elif message.partition() is None or message.offset() is None:
+                    raise TopicEndError(f"reading {topic}: a record without partition or offset")
                 else:
-                    partition, offset = message.partition(), message.offset()
-                    if partition is None or offset is None:
-                        raise TopicEndError(f"reading {topic}: a record without partition or offset")
-                    offsets[partition] = offset + 1
-                    records += 1
+                    yield message
     finally:
         consumer.close()
+
+
+def partition_count(bootstrap: str, topic: str) -> int:
+    """How many partitions `topic` has; TopicEndError if it does not exist."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(topic, timeout=10).topics[topic]
+    if metadata.error is not None:
+        raise TopicEndError(f"topic {topic}: {metadata.error}")
+    return len(metadata.partitions)
+
+
+def topic_end(bootstrap: str, topic: str, timeout: float = 60) -> TopicEnd:
+    """Read every partition of `topic` to its end; raise TopicEndError if that takes over `timeout` s."""
+    offsets = dict.fromkeys(range(partition_count(bootstrap, topic)), 0)
+    records = 0
+    for message in read_to_end(bootstrap, topic, timeout):
+        offsets[int(message.partition() or 0)] = int(message.offset() or 0) + 1
+        records += 1
     return TopicEnd(topic, offsets, records)
