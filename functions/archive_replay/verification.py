@@ -1,0 +1,274 @@
+"""The `verify` step: read back what the writers produced and compare it with the plan, record by record.
+
+For each target partition: the plan's records and their hash chain; the writer's checkpoint (produced and
+acknowledged counts, target end offset before the replay); the target's end offset now; the records read
+back from the target between the writer's first and last offset (assign and seek, no group), their hash
+chain, and how many of them are byte-identical to their planned record (key, value, headers, timestamp),
+matched in order; the source-to-target offset map (runs/<id>/offset-map/<t>.json). The report goes to
+report.json and report.md, whose totals line reads `replayed N of M records to <topic>, identical K`.
+
+A dry run reports the plan only: what would be produced, nothing read from the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import preflight
+import run_storage
+import writing
+from record_hash import START, record_encoding
+from replay_request import parse_request
+from replay_settings import ReplaySettings
+from streaming_common.kafka_codec import KafkaRecord
+from streaming_common.observability import logger
+
+# Totals of the merge summaries the report adds up per source partition.
+SUMMARY_COUNTS = ("inexactValues", "duplicatesDropped", "rejectedLines")
+
+
+class ReplayIncomplete(Exception):  # noqa: N818 - Step Functions sees the class name as the error name
+    """Verify found planned records that are not on the target byte for byte (the report says which)."""
+
+
+class OffsetMap:
+    """Source-to-target offset runs of one target partition: [sourcePartition, sourceStart, targetStart,
+    count], consecutive records merged into one run."""
+
+    def __init__(self) -> None:
+        self.segments: list[list[int]] = []
+
+    def add(self, source_partition: int, source_offset: int, target_offset: int) -> None:
+        """Record that the source record landed at `target_offset`."""
+        if self.segments:
+            last = self.segments[-1]
+            if (
+                last[0] == source_partition
+                and last[1] + last[3] == source_offset
+                and last[2] + last[3] == target_offset
+            ):
+                last[3] += 1
+                return
+        self.segments.append([source_partition, source_offset, target_offset, 1])
+
+
+class PartitionCheck:
+    """The plan of one target partition, walked once: counts, first and last source offsets, hash chain."""
+
+    def __init__(self) -> None:
+        self.planned = 0
+        self.first_source: list[int] | None = None
+        self.last_source: list[int] | None = None
+        self.digest = bytes.fromhex(START)
+
+    def count(self, records: Iterable[KafkaRecord]) -> Iterator[KafkaRecord]:
+        """Pass `records` through, counting and chaining them."""
+        for record in records:
+            self.planned += 1
+            self.digest = hashlib.sha256(self.digest + record_encoding(record)).digest()
+            if self.first_source is None:
+                self.first_source = [record.partition, record.offset]
+            self.last_source = [record.partition, record.offset]
+            yield record
+
+
+def compare(
+    planned: Iterator[KafkaRecord], stored: Iterable[KafkaRecord], offset_map: OffsetMap
+) -> dict[str, Any]:
+    """Match the target's records against the plan in order (other records are foreign and skipped);
+    the counts, the read-back hash chain and the first/last target offsets of the matched records."""
+    pending = next(planned, None)
+    digest = bytes.fromhex(START)
+    read_back = identical = foreign = 0
+    first_target: int | None = None
+    last_target: int | None = None
+    for record in stored:
+        read_back += 1
+        digest = hashlib.sha256(digest + record_encoding(record)).digest()
+        if pending is not None and writing.same_record(pending, record):
+            identical += 1
+            offset_map.add(pending.partition, pending.offset, record.offset)
+            first_target = record.offset if first_target is None else first_target
+            last_target = record.offset
+            pending = next(planned, None)
+        else:
+            foreign += 1
+    for _rest in planned:  # the plan's remaining records still count towards its totals and chain
+        pass
+    return {
+        "readBack": read_back,
+        "identical": identical,
+        "foreignRecords": foreign,
+        "readBackHash": digest.hex(),
+        "firstTargetOffset": first_target,
+        "lastTargetOffset": last_target,
+    }
+
+
+def _verify_partition(
+    settings: ReplaySettings, bucket: str, plan: dict[str, Any], target: int, dry_run: bool
+) -> dict[str, Any]:
+    run_id, topic = plan["runId"], plan["targetTopic"]
+    check = PartitionCheck()
+    planned = check.count(writing.planned_records(bucket, plan, target))
+    row: dict[str, Any] = {"targetPartition": target}
+    if dry_run:
+        for _record in planned:
+            pass
+    else:
+        checkpoint = writing.load_checkpoint(bucket, run_id, target)
+        if checkpoint is None:
+            checkpoint = writing.Checkpoint(0, 0, 0, 0)
+        offset_map = OffsetMap()
+        consumer = writing.reader(settings, run_id)
+        try:
+            end_after = writing.end_offset(consumer, topic, target)
+            stored = writing.read_range(
+                consumer, topic, target, checkpoint.target_start_offset, checkpoint.target_next_offset
+            )
+            row |= compare(planned, stored, offset_map)
+        finally:
+            consumer.close()
+        run_storage.put_json(
+            bucket, run_storage.offset_map_key(run_id, target), {"segments": offset_map.segments}
+        )
+        row |= {
+            "produced": checkpoint.produced,
+            "acknowledged": checkpoint.produced,
+            "writerDone": checkpoint.done,
+            "writerHash": checkpoint.hash,
+            "endOffsetBefore": checkpoint.target_start_offset,
+            "endOffsetAfter": end_after,
+        }
+    row |= {
+        "planned": check.planned,
+        "firstSource": check.first_source,
+        "lastSource": check.last_source,
+        "planHash": check.digest.hex(),
+    }
+    return row
+
+
+def _source_rows(bucket: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for source in plan["sourcePartitions"]:
+        summary = run_storage.get_json(bucket, run_storage.summary_key(plan["runId"], source))
+        rows.append(
+            {
+                "sourcePartition": source,
+                "records": summary["records"],
+                "firstOffset": summary.get("firstOffset"),
+                "lastOffset": summary.get("lastOffset"),
+                **{name: summary.get(name, 0) for name in SUMMARY_COUNTS},
+                "conflicts": summary.get("conflicts", []),
+            }
+        )
+    return rows
+
+
+def totals_line(report: dict[str, Any]) -> str:
+    """The report's one-line result."""
+    totals = report["totals"]
+    if report["dryRun"]:
+        return f"dry run: would replay {totals['planned']} records to {report['targetTopic']}"
+    return (
+        f"replayed {totals['produced']} of {totals['planned']} records to {report['targetTopic']}, "
+        f"identical {totals['identical']}"
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ":".join(str(item) for item in value)
+    return str(value)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: the totals line, a table per target partition, and the source partitions."""
+    columns = ["targetPartition", "planned"]
+    if not report["dryRun"]:
+        columns += [
+            "produced",
+            "acknowledged",
+            "identical",
+            "foreignRecords",
+            "endOffsetBefore",
+            "endOffsetAfter",
+            "firstTargetOffset",
+            "lastTargetOffset",
+        ]
+    columns += ["firstSource", "lastSource", "planHash"] + ([] if report["dryRun"] else ["readBackHash"])
+    lines = [
+        f"# Replay {report['runId']}",
+        "",
+        totals_line(report),
+        "",
+        f"Source topic `{report['sourceTopic']}`, target topic `{report['targetTopic']}`, partition mode "
+        f"{report['partitionMode']}. Sources are `partition:offset`; hashes are the sha256 chain over key, "
+        "value, headers and timestamp.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    lines += [
+        "| " + " | ".join(_cell(row.get(name)) for name in columns) + " |" for row in report["partitions"]
+    ]
+    source_columns = ["sourcePartition", "records", "firstOffset", "lastOffset", *SUMMARY_COUNTS]
+    lines += [
+        "",
+        "## Source partitions",
+        "",
+        "| " + " | ".join(source_columns) + " | conflicts |",
+        "| " + " | ".join("---" for _ in source_columns) + " | --- |",
+    ]
+    lines += [
+        "| " + " | ".join(_cell(row.get(name)) for name in source_columns) + f" | {len(row['conflicts'])} |"
+        for row in report["sources"]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_verify(event: dict[str, Any], context: Any, settings: ReplaySettings) -> dict[str, Any]:
+    """Write report.json, report.md and the offset maps; a small summary. Raises ReplayIncomplete (after
+    writing the report) when a planned record is not on the target byte for byte."""
+    request = parse_request(event["request"], settings.source_topic)
+    dry_run = bool(event.get("dryRun", request.dry_run))
+    bucket = settings.replay_bucket_name
+    plan = preflight.load_plan(bucket, request.run_id)
+    rows = [_verify_partition(settings, bucket, plan, target, dry_run) for target in plan["targetPartitions"]]
+    sources = _source_rows(bucket, plan)
+    totals = {
+        name: sum(int(row.get(name) or 0) for row in rows)
+        for name in ("planned", "produced", "acknowledged", "identical", "foreignRecords", "readBack")
+    }
+    totals |= {name: sum(int(row[name] or 0) for row in sources) for name in SUMMARY_COUNTS}
+    totals["conflicts"] = sum(len(row["conflicts"]) for row in sources)
+    report: dict[str, Any] = {
+        "runId": request.run_id,
+        "dryRun": dry_run,
+        "sourceTopic": plan["sourceTopic"],
+        "targetTopic": plan["targetTopic"],
+        "partitionMode": plan["partitionMode"],
+        "totals": totals,
+        "partitions": rows,
+        "sources": sources,
+        "checks": plan["checks"],
+    }
+    report["complete"] = dry_run or (totals["identical"] == totals["planned"] == totals["produced"])
+    report["line"] = totals_line(report)
+    run_storage.put_text(bucket, run_storage.report_markdown_key(request.run_id), markdown(report))
+    run_storage.put_json(bucket, run_storage.report_key(request.run_id), report)
+    logger.info(report["line"], extra={"totals": totals})
+    if not report["complete"]:
+        raise ReplayIncomplete(f"{report['line']}: see {run_storage.report_key(request.run_id)}")
+    return {
+        "runId": request.run_id,
+        "dryRun": dry_run,
+        "line": report["line"],
+        "reportKey": run_storage.report_key(request.run_id),
+        **{name: totals[name] for name in ("planned", "produced", "identical")},
+    }

@@ -1,0 +1,420 @@
+"""The `write` step: one writer per target partition produces its planned records, in order, exactly.
+
+The idempotent producer (acks=all) sends each record to the explicit partition with its own timestamp and
+its key, value and header bytes as they are (None stays None). The writer flushes once per chunk and then
+stores the checkpoint (runs/<id>/checkpoints/<t>.json):
+`{"nextIndex", "produced", "targetStartOffset", "targetNextOffset", "hash", "done", "foreignRecords"}`.
+Before the first record it stores a checkpoint too, so that the target's end offset before the replay is
+known even when the first chunk dies before its checkpoint.
+
+Resume: the target partition is read from the checkpoint's targetNextOffset to its end, and those records
+are matched in order against the plan from nextIndex (key, value, headers, timestamp): each match is a
+record a dead writer got in, so it is counted and not produced again; other records are foreign and
+skipped (counted). No duplicate and no gap, and no header is ever added.
+
+With less than a minute of the invocation left, the writer stops after its chunk and returns done=false;
+the state machine calls it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+import preflight
+import run_storage
+from record_hash import START, record_encoding
+from replay_request import PartitionMode, parse_request
+from replay_settings import ReplaySettings
+from streaming_common.kafka_codec import KafkaRecord
+from streaming_common.kafka_config import client_config
+from streaming_common.observability import logger, metrics
+
+CHUNK_RECORDS = 10_000
+CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_SECONDS = 10  # a rate-limited chunk holds at most this many seconds of records
+STOP_WHEN_LEFT_MS = 60_000
+FLUSH_TIMEOUT_SECONDS = 60.0
+KAFKA_TIMEOUT_SECONDS = 15.0
+DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's own default
+
+# The writer's producer settings beyond the connection (the benchmark's bare producer uses the same).
+PRODUCER_SETTINGS: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "max.in.flight.requests.per.connection": 5,
+    "linger.ms": 5,
+    "compression.type": "lz4",
+}
+
+
+class WriteError(RuntimeError):
+    """The broker did not acknowledge a chunk; the checkpoint still points before it, so a retry resumes."""
+
+
+# ---------------------------------------------------------------- Kafka clients
+
+
+@cache
+def producer(settings: ReplaySettings, message_max_bytes: int) -> Producer:
+    """The container's idempotent producer on the target cluster, taking records of `message_max_bytes`."""
+    kafka = Producer(client_config(settings, **PRODUCER_SETTINGS, **{"message.max.bytes": message_max_bytes}))
+    kafka.poll(0)  # serve the IAM token callback before the first record
+    return kafka
+
+
+def message_max_bytes(max_record_bytes: int) -> int:
+    """The producer's message.max.bytes for a plan whose largest record is `max_record_bytes`."""
+    return max(DEFAULT_MESSAGE_MAX_BYTES, max_record_bytes + preflight.RECORD_FRAMING_BYTES)
+
+
+def reader(settings: ReplaySettings, run_id: str) -> Consumer:
+    """A consumer that reads target partitions by assign and seek (it never joins or commits its group)."""
+    return Consumer(
+        client_config(
+            settings,
+            **{
+                "group.id": f"archive-replay-{run_id}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": False,
+            },
+        )
+    )
+
+
+def end_offset(consumer: Consumer, topic: str, partition: int) -> int:
+    """The partition's end offset (high watermark) as the broker reports it now."""
+    _low, high = consumer.get_watermark_offsets(
+        TopicPartition(topic, partition), timeout=KAFKA_TIMEOUT_SECONDS, cached=False
+    )
+    return int(high)
+
+
+def as_record(message: Message) -> KafkaRecord:
+    """A consumed message as a KafkaRecord (headers as a tuple, () when none)."""
+    _type, timestamp = message.timestamp()
+    return KafkaRecord(
+        message.topic() or "",
+        message.partition() or 0,
+        message.offset() or 0,
+        timestamp,
+        "CREATE_TIME",
+        message.key(),
+        message.value(),
+        tuple(message.headers() or ()),  # type: ignore[arg-type] # a consumer's headers are (str, bytes | None)
+    )
+
+
+def read_range(consumer: Consumer, topic: str, partition: int, start: int, end: int) -> Iterator[KafkaRecord]:
+    """The target partition's records from offset `start` up to `end` (exclusive), in offset order."""
+    if start >= end:
+        return
+    consumer.assign([TopicPartition(topic, partition, start)])
+    try:
+        while True:
+            messages = consumer.consume(1000, KAFKA_TIMEOUT_SECONDS)
+            if not messages:
+                raise WriteError(
+                    f"{topic}[{partition}]: no record at or after offset {start} within the timeout"
+                )
+            for message in messages:
+                if message.error() is not None:
+                    raise KafkaException(message.error())
+                record = as_record(message)
+                if record.offset >= end:
+                    return
+                yield record
+                if record.offset == end - 1:
+                    return
+                start = record.offset + 1
+    finally:
+        consumer.unassign()
+
+
+def same_record(planned: KafkaRecord, stored: KafkaRecord) -> bool:
+    """Whether a record read from the target is the planned one: key, value, headers and timestamp."""
+    return (
+        planned.key == stored.key
+        and planned.value == stored.value
+        and planned.headers == stored.headers
+        and planned.timestamp == stored.timestamp
+    )
+
+
+# ---------------------------------------------------------------- the plan of one target partition
+
+
+def planned_records(bucket: str, plan: dict[str, Any], target_partition: int) -> Iterator[KafkaRecord]:
+    """The records the plan sends to `target_partition`, in the order they are produced: preserve mode, the
+    source partition's manifest; keyHash, every manifest merged by (timestamp, source partition, offset),
+    keeping the records whose key hashes to the partition."""
+    run_id = plan["runId"]
+    if plan["partitionMode"] == PartitionMode.PRESERVE.value:
+        return preflight.manifest_records(bucket, run_id, target_partition)
+    partitions = int(plan["targetPartitionCount"])
+    merged = preflight.merged_records(bucket, run_id, list(plan["sourcePartitions"]))
+    return (
+        record
+        for record in merged
+        if preflight.key_hash_partition(record.key, record.partition, partitions) == target_partition
+    )
+
+
+# ---------------------------------------------------------------- the checkpoint
+
+
+@dataclass
+class Checkpoint:
+    """A writer's progress: the plan index and target offset it has reached, and the hash chain so far."""
+
+    next_index: int
+    produced: int
+    target_start_offset: int
+    target_next_offset: int
+    hash: str = START
+    done: bool = False
+    foreign_records: int = 0
+    produced_this_call: int = field(default=0, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The checkpoint file's document."""
+        return {
+            "nextIndex": self.next_index,
+            "produced": self.produced,
+            "targetStartOffset": self.target_start_offset,
+            "targetNextOffset": self.target_next_offset,
+            "hash": self.hash,
+            "done": self.done,
+            "foreignRecords": self.foreign_records,
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Checkpoint:
+        """A checkpoint read back from its file."""
+        return cls(
+            next_index=int(document["nextIndex"]),
+            produced=int(document["produced"]),
+            target_start_offset=int(document["targetStartOffset"]),
+            target_next_offset=int(document["targetNextOffset"]),
+            hash=str(document["hash"]),
+            done=bool(document["done"]),
+            foreign_records=int(document.get("foreignRecords", 0)),
+        )
+
+
+def store_checkpoint(bucket: str, run_id: str, target_partition: int, checkpoint: Checkpoint) -> None:
+    """Write the checkpoint file (after every acknowledged chunk)."""
+    run_storage.put_json(bucket, run_storage.checkpoint_key(run_id, target_partition), checkpoint.to_json())
+
+
+def load_checkpoint(bucket: str, run_id: str, target_partition: int) -> Checkpoint | None:
+    """The writer's checkpoint, or None before its first run."""
+    document = run_storage.find_json(bucket, run_storage.checkpoint_key(run_id, target_partition))
+    return None if document is None else Checkpoint.from_json(document)
+
+
+# ---------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """Keeps a writer under its records/s and bytes/s limits by sleeping when it is ahead."""
+
+    def __init__(self, records_per_second: float | None, bytes_per_second: float | None) -> None:
+        self.records_per_second = records_per_second
+        self.bytes_per_second = bytes_per_second
+        self.started = time.monotonic()
+        self.records = 0
+        self.bytes = 0
+
+    def chunk_limits(self) -> tuple[int, int]:
+        """Records and bytes per chunk: a rate-limited chunk holds at most CHUNK_SECONDS of records."""
+        records, size = CHUNK_RECORDS, CHUNK_BYTES
+        if self.records_per_second:
+            records = max(1, min(records, int(self.records_per_second * CHUNK_SECONDS)))
+        if self.bytes_per_second:
+            size = max(1, min(size, int(self.bytes_per_second * CHUNK_SECONDS)))
+        return records, size
+
+    def wait(self, records: int, size: int) -> None:
+        """Account for `records` records of `size` bytes; sleep until the limits allow them."""
+        self.records += records
+        self.bytes += size
+        earliest = 0.0
+        if self.records_per_second:
+            earliest = self.records / self.records_per_second
+        if self.bytes_per_second:
+            earliest = max(earliest, self.bytes / self.bytes_per_second)
+        delay = earliest - (time.monotonic() - self.started)
+        if delay > 0:
+            time.sleep(delay)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _resume(
+    checkpoint: Checkpoint, records: Iterator[KafkaRecord], stored: Iterable[KafkaRecord]
+) -> Iterator[KafkaRecord]:
+    """Match the target's records after the checkpoint against the plan; return the plan from the first
+    record not found on the target."""
+    pending: KafkaRecord | None = next(records, None)
+    digest = bytes.fromhex(checkpoint.hash)
+    for record in stored:
+        if pending is not None and same_record(pending, record):
+            digest = hashlib.sha256(digest + record_encoding(pending)).digest()
+            checkpoint.next_index += 1
+            checkpoint.produced += 1
+            checkpoint.target_next_offset = record.offset + 1
+            pending = next(records, None)
+        else:
+            checkpoint.foreign_records += 1
+            checkpoint.target_next_offset = record.offset + 1
+    checkpoint.hash = digest.hex()
+    return records if pending is None else itertools.chain([pending], records)
+
+
+def write_partition(
+    kafka: Producer,
+    topic: str,
+    target_partition: int,
+    records: Iterator[KafkaRecord],
+    *,
+    checkpoint: Checkpoint,
+    pacer: Pacer,
+    time_left_ms: Callable[[], int],
+    save: Callable[[Checkpoint], None],
+) -> Checkpoint:
+    """Produce `records` (the plan from checkpoint.next_index) to `topic`[`target_partition`], chunk by
+    chunk, saving the checkpoint after each acknowledged chunk; stop early when time is short."""
+    chunk_records, chunk_bytes = pacer.chunk_limits()
+    produce = kafka.produce
+    acknowledged: list[int] = []
+    failures: list[KafkaError] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            acknowledged.append(message.offset())  # type: ignore[arg-type]
+        else:
+            failures.append(error)
+
+    exhausted = False
+    while not exhausted:
+        if time_left_ms() < STOP_WHEN_LEFT_MS:
+            save(checkpoint)
+            return checkpoint
+        digest = bytes.fromhex(checkpoint.hash)
+        count = size = 0
+        acknowledged.clear()
+        for record in records:
+            key, value, headers = record.key, record.value, record.headers
+            while True:
+                try:
+                    produce(
+                        topic,
+                        value,
+                        key,
+                        partition=target_partition,
+                        timestamp=record.timestamp,
+                        headers=list(headers) if headers else None,
+                        on_delivery=on_delivery,
+                    )
+                    break
+                except BufferError:
+                    kafka.poll(0.05)
+            digest = hashlib.sha256(digest + record_encoding(record)).digest()
+            count += 1
+            size += len(key or b"") + len(value or b"")  # the bytes/s limit and BytesReplayed count these
+            for name, header_value in headers:
+                size += len(name) + len(header_value or b"")
+            if count >= chunk_records or size >= chunk_bytes:
+                break
+        else:
+            exhausted = True
+        if count:
+            remaining = kafka.flush(FLUSH_TIMEOUT_SECONDS)
+            if failures or remaining or len(acknowledged) != count:
+                reason = failures[0].str() if failures else f"{remaining} records not acknowledged in time"
+                raise WriteError(
+                    f"{topic}[{target_partition}]: a chunk of {count} records from plan index "
+                    f"{checkpoint.next_index} was not acknowledged: {reason}"
+                )
+            checkpoint.next_index += count
+            checkpoint.produced += count
+            checkpoint.produced_this_call += count
+            checkpoint.target_next_offset = acknowledged[-1] + 1
+            checkpoint.hash = digest.hex()
+            pacer.wait(count, size)
+        checkpoint.done = exhausted
+        save(checkpoint)
+    return checkpoint
+
+
+def run_write(event: dict[str, Any], context: Any, settings: ReplaySettings) -> dict[str, Any]:
+    """Write one target partition from its checkpoint on; {targetPartition, done, produced, nextIndex}."""
+    request = parse_request(event["request"], settings.source_topic)
+    target_partition = int(event["targetPartition"])
+    bucket, run_id = settings.replay_bucket_name, request.run_id
+    plan = preflight.load_plan(bucket, run_id)
+    topic = plan["targetTopic"]
+    checkpoint = load_checkpoint(bucket, run_id, target_partition)
+    if checkpoint is not None and checkpoint.done:
+        return _answer(target_partition, checkpoint)
+
+    records = planned_records(bucket, plan, target_partition)
+    consumer = reader(settings, run_id)
+    try:
+        end = end_offset(consumer, topic, target_partition)
+        if checkpoint is None:
+            checkpoint = Checkpoint(next_index=0, produced=0, target_start_offset=end, target_next_offset=end)
+            store_checkpoint(bucket, run_id, target_partition, checkpoint)
+        else:
+            records = itertools.islice(records, checkpoint.next_index, None)
+            before = checkpoint.produced
+            stored = read_range(consumer, topic, target_partition, checkpoint.target_next_offset, end)
+            records = _resume(checkpoint, records, stored)
+            logger.info(
+                "resumed",
+                extra={"targetPartition": target_partition, "alreadyWritten": checkpoint.produced - before},
+            )
+    finally:
+        consumer.close()
+
+    kafka = producer(settings, message_max_bytes(int(plan["maxRecordBytes"])))
+    pacer = Pacer(plan.get("recordsPerSecondPerWriter"), plan.get("bytesPerSecondPerWriter"))
+    bytes_before = pacer.bytes
+    try:
+        write_partition(
+            kafka,
+            topic,
+            target_partition,
+            records,
+            checkpoint=checkpoint,
+            pacer=pacer,
+            time_left_ms=context.get_remaining_time_in_millis,
+            save=lambda state: store_checkpoint(bucket, run_id, target_partition, state),
+        )
+    except (WriteError, KafkaException):
+        producer.cache_clear()  # an idempotent producer that failed may be fenced: the retry starts afresh
+        raise
+    finally:
+        metrics.add_metric(name="RecordsReplayed", unit=MetricUnit.Count, value=checkpoint.produced_this_call)
+        metrics.add_metric(name="BytesReplayed", unit=MetricUnit.Bytes, value=pacer.bytes - bytes_before)
+    return _answer(target_partition, checkpoint)
+
+
+def _answer(target_partition: int, checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "targetPartition": target_partition,
+        "done": checkpoint.done,
+        "produced": checkpoint.produced,
+        "nextIndex": checkpoint.next_index,
+    }
