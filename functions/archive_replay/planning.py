@@ -122,6 +122,7 @@ def run_scope(event: dict[str, Any], _context: Any, settings: ReplaySettings) ->
         run_storage.put_json(bucket, run_storage.request_key(run_id), request.to_json())
     objects = archive_objects(settings.archive_bucket_name, request)
     run_storage.put_json(bucket, run_storage.objects_key(run_id), objects)
+    metrics.add_metric(name="ArchiveObjectsListed", unit=MetricUnit.Count, value=len(objects))
     logger.info("archive objects listed", extra={"runId": run_id, "objects": len(objects)})
     return result | {"alreadyComplete": False, "objects": len(objects)}
 
@@ -298,7 +299,9 @@ def run_partitions(event: dict[str, Any], _context: Any, settings: ReplaySetting
     """The source partitions that have parts, in order (an empty list when nothing matched)."""
     request = _request(event, settings)
     folders = run_storage.list_folders(settings.replay_bucket_name, run_storage.parts_prefix(request.run_id))
-    return {"partitions": sorted(int(name) for name in folders if name.isdigit())}
+    partitions = sorted(int(name) for name in folders if name.isdigit())
+    metrics.add_metric(name="PartitionsPlanned", unit=MetricUnit.Count, value=len(partitions))
+    return {"partitions": partitions}
 
 
 # ---------------------------------------------------------------- merge

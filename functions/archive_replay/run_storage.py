@@ -243,7 +243,10 @@ class NdjsonSpool:
 
     def upload(self, bucket: str, key: str) -> None:
         """Finish the file and store it at `key`."""
-        self._sink.close()
+        if self._sink is self._file:
+            self._file.flush()
+        else:
+            self._sink.close()
         self._file.seek(0)
         _s3().upload_fileobj(self._file, bucket, key)
         self.close()
