@@ -101,6 +101,13 @@ NAMES: dict[str, Naming] = {
     ),
     "AWS::KMS::Key": Naming(None, 36, ref="{id}", attributes={"Arn": _arn("kms", "key/{id}")}),
     "AWS::IAM::Role": Naming("RoleName", 64, attributes={"Arn": _arn("iam", "role/{name}", region=False)}),
+    # `Ref` gives its ARN (the StateMachineArn dimension of its AWS/States metrics).
+    "AWS::StepFunctions::StateMachine": Naming(
+        "StateMachineName",
+        80,
+        ref=_arn("states", "stateMachine:{name}"),
+        attributes={"Arn": _arn("states", "stateMachine:{name}"), "Name": "{name}"},
+    ),
 }
 GENERATED_LIMIT = 255  # types not listed: CloudFormation's resource name quota
 

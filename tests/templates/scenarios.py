@@ -40,6 +40,8 @@ WIRED = {
     "SecurityGroupIds": "sg-0bbbbbbbbbbbbbbbb",
     "VpcId": "vpc-0aaaaaaaaaaaaaaaa",
     "BootstrapServers": "b-1.streaming.kafka.us-east-1.amazonaws.com:9098",
+    # nested/firehose-delivery.yaml's archive, which nested/archive-replay.yaml reads
+    "ArchiveBucketName": "streaming-archive-archivebucket-1a2b3c4d",
     # nested/foundation.yaml's outputs
     "KeyArn": "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555",
     "LayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:streaming-shared:1",
@@ -82,6 +84,16 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
         "consumer-on-demand-scram": {"PollerMode": "OnDemand"} | SCRAM_SECRET,
         "archive-s3-destination": ARCHIVE,
         "archive-sqs-destination": ARCHIVE | {"OnFailureDestination": "SQS"},
+    },
+    "archive-replay": {
+        "defaults": {},
+        "brokers-looked-up-scram-other-source": {
+            "BootstrapServers": "",
+            "SourceClusterArn": EXISTING_CLUSTER["ExistingClusterArn"],
+            "SourceBootstrapServers": "b-1.existing.kafka.us-east-1.amazonaws.com:9096",
+            "ArchiveKeyArn": "arn:aws:kms:us-east-1:123456789012:key/77777777-6666-5555-4444-333333333333",
+        }
+        | SCRAM_SECRET,
     },
     "flink-analytics": {
         "defaults": {},

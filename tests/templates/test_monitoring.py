@@ -40,6 +40,7 @@ COMPONENTS = {
     "LambdaConsumer",
     "FirehoseArchive",
     "ArchiveForwarder",
+    "ArchiveReplay",
     "FlinkAnalytics",
 }
 SHARED = {"Foundation", "Network", "ClusterConnection", "Monitoring"}
@@ -205,13 +206,22 @@ NAMED_BY = {
     "QueueName": ("AWS::SQS::Queue",),
 }
 # Dimensions whose values this test traces to resources (dimension_values); any other fails the test.
-KNOWN_DIMENSIONS = {*NAMED_BY, "EventSourceMappingUUID", "Consumer Group", "Topic", "Broker ID", "service"}
+KNOWN_DIMENSIONS = {
+    *NAMED_BY,
+    "EventSourceMappingUUID",
+    "Consumer Group",
+    "Topic",
+    "Broker ID",
+    "service",
+    "StateMachineArn",
+}
 
 
 def dimension_values(deployed: Deployment) -> dict[str, set[str]]:
     """Dimension name -> the values that name a resource of the deployment: a resource's name (NAMED_BY);
     an event source mapping's UUID, consumer group and topics; a topic resource's name; a broker ID of a
-    cluster it creates; the name of a cluster it attaches to (an MSK cluster ARN a stack is given)."""
+    cluster it creates; the name of a cluster it attaches to (an MSK cluster ARN a stack is given); a state
+    machine's ARN."""
     found: dict[str, set[str]] = {dimension: set() for dimension in KNOWN_DIMENSIONS}
     for stack in deployed.all_stacks():
         for dimension, kinds in NAMED_BY.items():
@@ -229,6 +239,9 @@ def dimension_values(deployed: Deployment) -> dict[str, set[str]]:
             found["Broker ID"] |= {str(broker) for broker in range(1, count + 1)}
         for topic in stack.of_type("AWS::MSK::Topic").values():
             found["Topic"].add(stack.value(topic["Properties"]["TopicName"]))
+        found["StateMachineArn"] |= {
+            stack.values[name] for name in stack.of_type("AWS::StepFunctions::StateMachine")
+        }
         found["Cluster Name"] |= {m.group(1) for v in stack.params.values() if (m := CLUSTER_ARN.match(v))}
     return found
 

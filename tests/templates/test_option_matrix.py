@@ -25,9 +25,9 @@ OPTIONS = ["ClusterWithRestApi", "LambdaConsumer", "LambdaFirehoseS3", "FlinkS3"
 OPTION_COMPONENTS = {
     "ClusterWithRestApi": ["ingest-api"],
     "LambdaConsumer": ["lambda-consumer"],
-    "LambdaFirehoseS3": ["firehose-delivery"],
+    "LambdaFirehoseS3": ["firehose-delivery", "archive-replay"],
     "FlinkS3": ["flink-analytics"],
-    "All": ["ingest-api", "lambda-consumer", "firehose-delivery", "flink-analytics"],
+    "All": ["ingest-api", "lambda-consumer", "firehose-delivery", "archive-replay", "flink-analytics"],
 }
 
 SECURITY_GROUPS = {
@@ -94,6 +94,20 @@ FIREHOSE_ARCHIVE = {
     "DataFreshnessAlarm",
     "DeliverySuccessAlarm",
     "ThrottledRecordsAlarm",
+}
+# nested/archive-replay.yaml as the root deploys it: the brokers come from the cluster connection (no lookup
+# of its own), the state machine and the one function behind its steps.
+ARCHIVE_REPLAY = {
+    "ReplayBucket",
+    "ReplayBucketPolicy",
+    "ReplayLogGroup",
+    "ReplayFunction",
+    "StateMachineLogGroup",
+    "ReplayStateMachine",
+    "ExecutionsFailedAlarm",
+    "ExecutionsTimedOutAlarm",
+    "ExecutionsAbortedAlarm",
+    "FunctionErrorsAlarm",
 }
 INGEST_API = {
     "AccountRoleLogGroup",
@@ -163,13 +177,18 @@ SHARED_STACKS = {
 OPTION_STACKS: dict[str, dict[str, set[str]]] = {
     "ClusterWithRestApi": {"IngestApi": INGEST_API},
     "LambdaConsumer": {"LambdaConsumer": LAMBDA_CONSUMER},
-    "LambdaFirehoseS3": {"FirehoseArchive": FIREHOSE_ARCHIVE, "ArchiveForwarder": ARCHIVE_FORWARDER},
+    "LambdaFirehoseS3": {
+        "FirehoseArchive": FIREHOSE_ARCHIVE,
+        "ArchiveForwarder": ARCHIVE_FORWARDER,
+        "ArchiveReplay": ARCHIVE_REPLAY,
+    },
     "FlinkS3": {"FlinkAnalytics": FLINK_ANALYTICS},
     "All": {
         "IngestApi": INGEST_API,
         "LambdaConsumer": LAMBDA_CONSUMER,
         "FirehoseArchive": FIREHOSE_ARCHIVE,
         "ArchiveForwarder": ARCHIVE_FORWARDER,
+        "ArchiveReplay": ARCHIVE_REPLAY,
         "FlinkAnalytics": FLINK_ANALYTICS,
     },
 }
@@ -405,7 +424,7 @@ def test_the_choice_of_cluster_is_made_in_one_place() -> None:
     for name in ("ClusterArn", "SubnetIds", "SecurityGroupIds", "ScramSecretArn", "ScramSecretKeyArn"):
         assert connection["Outputs"][name]["Value"] == {"Ref": name}
     # And every option reads the cluster from the connection's outputs
-    for application in ("IngestApi", "LambdaConsumer", "ArchiveForwarder", "FlinkAnalytics"):
+    for application in ("IngestApi", "LambdaConsumer", "ArchiveForwarder", "ArchiveReplay", "FlinkAnalytics"):
         passed = root["Resources"][application]["Properties"]["Parameters"]
         assert passed["ClusterArn"] == {"Fn::GetAtt": ["ClusterConnection", "Outputs.ClusterArn"]}
 
