@@ -158,6 +158,14 @@ demo: $(VENV)/.installed $(if $(filter FlinkS3 All,$(OPTION)),$(FLINK_VENV)/.ins
 local: $(VENV)/.installed ## The local runtime until Ctrl-C, with a deployed stack's outputs and a curl to try (OPTION=All|...)
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.runtime $(OPTION) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
+# The archive replay's state machine against a running `make local` (LambdaFirehoseS3 or All), whose outputs
+# file it reads (docs/replay.md): FROM and TO are record timestamps (ISO-8601 UTC or epoch ms).
+.PHONY: replay
+replay: $(VENV)/.installed ## Replay make local's archive into a topic: FROM=... TO=... TARGET=<topic> [RUN_ID=] [DRY_RUN=1]
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay FROM=2026-11-25T00:00:00Z TO=2026-11-26T00:00:00Z TARGET=streaming-events-replay [RUN_ID=<id>] [DRY_RUN=1]" >&2; exit 2; }
+	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.replay --from $(FROM) --to $(TO) $(if $(TARGET),--target $(TARGET)) \
+		$(if $(RUN_ID),--run-id $(RUN_ID)) $(if $(filter-out 0 false,$(DRY_RUN)),--dry-run) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+
 # tests/e2e reads the root stack's outputs; the tier has its own conftest (real credentials, no fakes).
 E2E_PYTEST := $(BIN)/pytest --confcutdir=tests/e2e -p no:cacheprovider tests/e2e
 

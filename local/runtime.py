@@ -26,7 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local import aws
+from local import aws, lambda_invoke
 from local.broker import running_broker
 from local.cloudwatch_logs import LogShipper
 from local.cognito import AccessTokenVerifier
@@ -41,13 +41,15 @@ from local.option_stack import (
     topic_defaults,
 )
 from local.rest_front import RestFront
-from local.root_stack import create_option_resources, mapped_functions
+from local.root_stack import create_option_resources, mapped_functions, state_machine_functions
 from local.stack_outputs import stack_outputs
 from local.token_endpoint import TokenEndpoint
 
 # Outputs only the local runtime has: where its broker and its AWS endpoint (moto) listen.
 BOOTSTRAP_OUTPUT = "BootstrapServers"
 ENDPOINT_OUTPUT = "AwsEndpointUrl"
+# Where `make local` writes its outputs unless told otherwise (`make replay` reads them there too).
+DEFAULT_OUTPUTS = REPO / "build" / "local" / "outputs.json"
 MAPPING_RESTART_SECONDS = 1.0
 
 
@@ -64,6 +66,7 @@ class Running:
     outputs: dict[str, str] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
     mapped: list[FunctionSpec] = field(default_factory=list)
+    invoked: list[FunctionSpec] = field(default_factory=list)  # by the state machines, through Invoke
     token: str | None = None
     client_secret: str | None = None
 
@@ -107,10 +110,14 @@ def start(stack: ExitStack, option: str, folder: Path) -> Running:
     stack.callback(shipper.close)
     backends = aws.environment(endpoint) | {"POWERTOOLS_TRACE_DISABLED": "true"}  # no X-Ray daemon here
     local_values = {BOOTSTRAP_OUTPUT: bootstrap, "BootstrapBrokersCommand": f"echo {bootstrap}"}
+    kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
+
+    # The state machines (the archive replay's) run in moto; their Lambda tasks reach these functions.
+    running.invoked = state_machine_functions(option)
+    stack.enter_context(lambda_invoke.serving(running.invoked, backends | kafka, shipper))
 
     if INGEST_API in templates:
         functions = discover()
-        kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
         producer = FunctionContainer(functions["producer"], backends | kafka, shipper)
         stack.callback(producer.close)
         producer.start()
@@ -185,6 +192,14 @@ def report(running: Running, outputs_path: Path) -> str:
             if running.mapped
             else "none on an event source mapping"
         ),
+        *(
+            [
+                "state machines    run by moto's interpreter; their tasks invoke "
+                + ", ".join(f"{s.name} (log group {s.log_group})" for s in running.invoked)
+            ]
+            if running.invoked
+            else []
+        ),
         f"function logs     moto's CloudWatch Logs, and {running.folder / 'functions.log'}",
     ]
     if running.option in ("FlinkS3", "All"):
@@ -206,6 +221,12 @@ def report(running: Running, outputs_path: Path) -> str:
     lines.append(f"  kcat -b {running.bootstrap} -t {running.topic} -C -J -e")
     if "ArchiveBucketName" in running.outputs:
         lines.append(f"  aws s3 ls s3://{running.outputs['ArchiveBucketName']}/data/ --recursive")
+    if "ReplayStateMachineArn" in running.outputs:
+        lines.append(
+            f"  make replay FROM=<ISO-8601 or epoch ms> TO=<...> TARGET={running.topic}-replay"
+            + ("" if outputs_path == DEFAULT_OUTPUTS else f" OUTPUTS={outputs_path}")
+            + "   # docs/replay.md"
+        )
     lines += [f"  aws logs tail {spec.log_group}" for spec in running.mapped]
     return "\n".join(lines)
 
@@ -219,7 +240,7 @@ def main(argv: list[str]) -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
     folder = Path(tempfile.mkdtemp(prefix="msk-local-"))
-    outputs_path = args.outputs or folder / "outputs.json"
+    outputs_path = args.outputs or DEFAULT_OUTPUTS
     with ExitStack() as stack:
         running = start(stack, args.option, folder)
         write_outputs(running.outputs, outputs_path)

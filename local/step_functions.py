@@ -15,8 +15,13 @@ import os
 import re
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
+    ResultWriter,
+)
 
 # An interpreter that runs with `execute_state_machine` keeps its state machines in a backend of its own:
 # the configuration is set before any state machine is created.
@@ -37,6 +42,20 @@ def enable_interpreter(endpoint: str) -> None:
     with urllib.request.urlopen(request, timeout=10):
         pass
     os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]
+    ResultWriter._eval_body = _result_writer_body  # type: ignore[method-assign]
+
+
+def _result_writer_body(self: ResultWriter, env: Any) -> None:
+    """A Distributed Map's ResultWriter with its Parameters' paths (`Prefix.$`, `Bucket.$`) read from the
+    Map state's input, as Step Functions reads them; moto 5.2.5 reads them from the Map's results (then
+    `$.runId` is "not found"). The results stay where moto's S3 writer takes them from."""
+    results = env.stack.pop()
+    env.stack.append(env.states.get_input())
+    self.parargs.eval(env=env)
+    parameters = env.stack.pop()
+    env.stack.pop()
+    env.stack += [results, parameters]
+    self.resource_eval.eval_resource(env=env)
 
 
 def definition_text(definition: dict[str, Any], substitutions: dict[str, Any]) -> str:
@@ -71,14 +90,28 @@ class Execution:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def wait_for_execution(sfn: Any, execution_arn: str, timeout_seconds: float) -> Execution:
+def wait_for_execution(
+    sfn: Any,
+    execution_arn: str,
+    timeout_seconds: float,
+    progress: Callable[[str], None] | None = None,
+) -> Execution:
     """Poll the execution until it is no longer RUNNING (TimeoutError after `timeout_seconds`); how it ended,
-    with its history."""
+    with its history. `progress` is called with the name of each state as it is entered."""
     deadline = time.monotonic() + timeout_seconds
-    while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+    reported = 0
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if progress is not None:
+            entered = _entered(execution_history(sfn, execution_arn))
+            for name in entered[reported:]:
+                progress(name)
+            reported = len(entered)
+        if described["status"] != "RUNNING":
+            break
         if time.monotonic() > deadline:
             raise TimeoutError(f"{execution_arn} still RUNNING after {timeout_seconds:.0f} s")
-        time.sleep(0.2)
+        time.sleep(0.5 if progress is not None else 0.2)
     history = execution_history(sfn, execution_arn)
     return Execution(
         execution_arn,
@@ -86,13 +119,15 @@ def wait_for_execution(sfn: Any, execution_arn: str, timeout_seconds: float) -> 
         json.loads(described["output"]) if described.get("output") else None,
         described.get("error"),
         described.get("cause"),
-        [
-            event["stateEnteredEventDetails"]["name"]
-            for event in history
-            if "stateEnteredEventDetails" in event
-        ],
+        _entered(history),
         history,
     )
+
+
+def _entered(history: list[dict[str, Any]]) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event
+    ]
 
 
 def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
