@@ -1,9 +1,10 @@
 """One MSK batch through Powertools' BatchProcessor: decode each record, call process_record, report the
 failed ones (partial batch response) and emit the batch's metrics.
 
-Each record exists in one form: BatchProcessor hands the handler Powertools' view of the record (a wrapper
-of the event's dict, which also names the record in batchItemFailures); the handler decodes it once into
-the layer's KafkaRecord, and the value, process_record and the metrics read only that.
+Each record exists in one form: the processor hands the handler the event's dict; the handler decodes it
+once into the layer's KafkaRecord (headers decoded when first read), and the value, process_record and the
+metrics read only that. Failed records reach Powertools' failure handling as KafkaEventRecords, which name
+them in batchItemFailures.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ from pydantic import model_validator
 
 from process_record import process_record
 from streaming_common.batch_response import settle
-from streaming_common.kafka_codec import KafkaRecord, decode_event_record
+from streaming_common.kafka_codec import decode_event_record
 from streaming_common.observability import logger, metrics
 from streaming_common.settings import KafkaEventSourceSettings
 
@@ -94,44 +95,41 @@ def value_decoder(settings: ConsumerSettings) -> ValueDecoder:
     return binary_value
 
 
-def decode_value(record: KafkaRecord, decode: ValueDecoder, value_format: str) -> Any:
-    """The record's value in the configured format (`value_format` names it in errors); None for a
-    tombstone."""
-    if record.value is None:
-        return None
-    try:
-        return decode(record.value)
-    except Exception as error:
-        raise RecordValueError(
-            f"{record.partition_id}@{record.offset}: value is not {value_format}: {error}"
-        ) from error
+class KafkaBatchProcessor(BatchProcessor):
+    """Powertools' BatchProcessor for Kafka events with its per-record loop made tight.
+
+    Same response and failure handling as BatchProcessor(EventType.Kafka): a record whose handler raises
+    goes through `failure_handler` with its KafkaEventRecord and `sys.exc_info()`, and `_clean` builds
+    batchItemFailures from those; successes are kept in `success_messages` as the event's dicts. What is
+    left out is the per-record work for records that succeed: the KafkaEventRecord wrapper (`_to_batch_type`)
+    and the `success_handler` call. So the record handler receives the event's dict, not a KafkaEventRecord.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.Kafka, raise_on_entire_batch_failure=False)
+
+    def process(self) -> list[tuple[str, Any, Any]]:
+        """Call the handler on each record's dict; the same outcome tuples as BatchProcessor.process."""
+        handler = self.handler
+        if self._handler_accepts_lambda_context:
+            handler = partial(handler, lambda_context=self.lambda_context)
+        outcomes: list[tuple[str, Any, Any]] = []
+        append = outcomes.append
+        for record in self.records:
+            try:
+                append(("success", handler(record), record))
+            except Exception:
+                append(self.failure_handler(KafkaEventRecord(record), sys.exc_info()))
+        self.success_messages.extend([record for outcome, _, record in outcomes if outcome == "success"])
+        return outcomes
 
 
-@dataclass(slots=True)
-class BatchTally:
-    """What the batch's metrics count, gathered from each record as it is processed."""
-
-    now_ms: int
-    records: int = 0
-    value_bytes: int = 0
-    oldest_timestamp: int | None = None
-
-    def add(self, record: KafkaRecord) -> None:
-        """Count a decoded record: its value bytes and its timestamp."""
-        if record.value is not None:
-            self.value_bytes += len(record.value)
-        if self.oldest_timestamp is None or record.timestamp < self.oldest_timestamp:
-            self.oldest_timestamp = record.timestamp
-
-    def emit(self, failed: int) -> None:
-        """Records, failures, value bytes and the oldest record's end-to-end lag, once per batch."""
-        oldest = self.now_ms if self.oldest_timestamp is None else self.oldest_timestamp
-        metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=self.records - failed)
-        metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=failed)
-        metrics.add_metric(name="ValueBytes", unit=MetricUnit.Bytes, value=self.value_bytes)
-        metrics.add_metric(
-            name="EndToEndLag", unit=MetricUnit.Milliseconds, value=max(0, self.now_ms - oldest)
-        )
+def _emit_metrics(records: int, failed: int, value_bytes: int, lag_ms: int) -> None:
+    """Records, failures, value bytes and the oldest record's end-to-end lag, once per batch."""
+    metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=records - failed)
+    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=failed)
+    metrics.add_metric(name="ValueBytes", unit=MetricUnit.Bytes, value=value_bytes)
+    metrics.add_metric(name="EndToEndLag", unit=MetricUnit.Milliseconds, value=max(0, lag_ms))
 
 
 def handle_batch(
@@ -144,20 +142,30 @@ def handle_batch(
     """
     decode = value_decoder(settings)
     value_format = settings.value_format
-    tally = BatchTally(now_ms=int(time.time() * 1000))
+    now_ms = int(time.time() * 1000)
+    oldest_timestamp, value_bytes = now_ms, 0
 
-    def handle_record(record: KafkaEventRecord) -> None:  # BatchProcessor passes it as `record=`
-        tally.records += 1
+    def handle_record(raw: dict[str, Any]) -> None:
+        nonlocal oldest_timestamp, value_bytes
         try:
-            decoded = decode_event_record(record.raw_event)
-            tally.add(decoded)
-            process_record(decoded, decode_value(decoded, decode, value_format))
+            record = decode_event_record(raw, headers_on_use=True)
+            oldest_timestamp = min(oldest_timestamp, record.timestamp)
+            value = record.value
+            if value is not None:
+                value_bytes += len(value)
+                try:
+                    value = decode(value)
+                except Exception as error:
+                    raise RecordValueError(
+                        f"{record.partition_id}@{record.offset}: value is not {value_format}: {error}"
+                    ) from error
+            process_record(record, value)
         except Exception as error:
             logger.warning(  # under the position Powertools reports the failure with
                 "record failed",
                 extra={
-                    "partition": f"{record.topic}-{record.partition}",
-                    "offset": record.offset,
+                    "partition": f"{raw.get('topic')}-{raw.get('partition')}",
+                    "offset": raw.get("offset"),
                     "error": repr(error),
                 },
             )
@@ -166,11 +174,12 @@ def handle_batch(
     response = process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )
-    tally.emit(failed=len(response.get("batchItemFailures", [])))
+    failed = len(response.get("batchItemFailures", []))
+    _emit_metrics(len(processor.records), failed, value_bytes, now_ms - oldest_timestamp)
     return settle(dict(response), partial_batch_responses=settings.partial_batch_responses)
 
 
-def new_processor() -> BatchProcessor:
+def new_processor() -> KafkaBatchProcessor:
     """The batch processor of this container. A batch whose records all fail is answered with all of them
     in batchItemFailures (not an exception), so its metrics are still emitted."""
-    return BatchProcessor(event_type=EventType.Kafka, raise_on_entire_batch_failure=False)
+    return KafkaBatchProcessor()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -51,7 +51,7 @@ class KafkaRecord(NamedTuple):
     timestamp_type: str = "CREATE_TIME"
     key: bytes | None = None
     value: bytes | None = None
-    headers: tuple[Header, ...] = ()
+    headers: Sequence[Header] = ()  # a tuple, or EventHeaders that decodes Lambda's arrays on first use
 
     @property
     def partition_id(self) -> str:
@@ -99,9 +99,46 @@ def _decode_headers(raw_headers: Any) -> tuple[Header, ...]:
         return _decode_headers_carefully(raw_headers)
 
 
-def decode_event_record(raw: Mapping[str, Any]) -> KafkaRecord:
-    """Decode one record of a Lambda MSK or self-managed Kafka event."""
-    key, value = raw.get("key"), raw.get("value")
+class EventHeaders(Sequence[Header]):
+    """A record's headers as Lambda's event carries them, decoded into (name, bytes) pairs on first use and
+    then kept; equal to the tuple of those pairs. Malformed headers raise RecordDecodeError on first use."""
+
+    __slots__ = ("_pairs", "_raw")
+
+    def __init__(self, raw_headers: Any) -> None:
+        self._raw = raw_headers
+        self._pairs: tuple[Header, ...] | None = None
+
+    def _decoded(self) -> tuple[Header, ...]:
+        if self._pairs is None:
+            self._pairs = _decode_headers(self._raw)
+        return self._pairs
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._decoded()[index]
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __iter__(self) -> Iterator[Header]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventHeaders):
+            other = other._decoded()
+        return self._decoded() == other
+
+    def __hash__(self) -> int:
+        return hash(self._decoded())
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+
+def decode_event_record(raw: Mapping[str, Any], *, headers_on_use: bool = False) -> KafkaRecord:
+    """Decode one record of a Lambda MSK or self-managed Kafka event. With `headers_on_use`, the headers
+    are EventHeaders, decoded when first read (a hot path that may never read them)."""
+    key, value, raw_headers = raw.get("key"), raw.get("value"), raw.get("headers")
     try:
         return KafkaRecord(  # Lambda sends partition, offset and timestamp as JSON integers
             raw["topic"],
@@ -111,7 +148,7 @@ def decode_event_record(raw: Mapping[str, Any]) -> KafkaRecord:
             raw.get("timestampType", "CREATE_TIME"),
             None if key is None else binascii.a2b_base64(key, strict_mode=True),
             None if value is None else binascii.a2b_base64(value, strict_mode=True),
-            _decode_headers(raw.get("headers")),
+            EventHeaders(raw_headers) if headers_on_use and raw_headers else _decode_headers(raw_headers),
         )
     except KeyError as missing:
         raise RecordDecodeError(f"record has no {missing.args[0]!r} field") from None
