@@ -119,6 +119,10 @@ def scan_results_prefix(run_id: str) -> str:
 # ---------------------------------------------------------------- reading and writing objects
 
 
+class MissingObjectError(LookupError):
+    """An object the run needs is not in its bucket."""
+
+
 def _s3() -> Any:
     return client("s3")
 
@@ -207,7 +211,14 @@ class _BodyReader(io.RawIOBase):
 def open_object(bucket: str, key: str) -> io.BufferedIOBase:
     """The object's content as a stream, gunzipped when it starts with the gzip magic bytes (whatever its
     name), read as it is needed."""
-    body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as error:
+        if _missing(error):
+            raise MissingObjectError(
+                f"s3://{bucket}/{key} does not exist (deleted since it was listed?)"
+            ) from None
+        raise
     buffered = io.BufferedReader(_BodyReader(body), buffer_size=_READ_CHUNK)
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered, mode="rb")

@@ -16,6 +16,7 @@ import pytest
 
 import planning
 from replay_steps import UnknownStepError
+from run_storage import MissingObjectError
 from streaming_common.kafka_codec import KafkaRecord, read_archive_line, to_archive_line
 from tests.functional.archive_replay.conftest import REPLAY_BUCKET, TOPIC, ReplayWorld
 
@@ -294,6 +295,8 @@ def test_bad_events_are_named(world: ReplayWorld, base_ms: int) -> None:
     run = {"runId": "bad", "request": _request("bad", base_ms)}
     with pytest.raises(ValueError, match="object"):
         world.step("scan", object="data/x", **run)
+    with pytest.raises(MissingObjectError, match="data/gone"):
+        world.step("scan", object={"Key": "data/gone"}, **run)
     with pytest.raises(ValueError, match="partition"):
         world.step("merge", partition="0", **run)
     with pytest.raises(ValueError, match="maxConcurrency"):
