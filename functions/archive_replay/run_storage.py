@@ -119,6 +119,23 @@ def scan_results_prefix(run_id: str) -> str:
 # ---------------------------------------------------------------- reading and writing objects
 
 
+# The bulky files a run can do without once it is complete: the replay bucket's lifecycle rule expires objects
+# with this tag (nested/archive-replay.yaml); the request, plan, checkpoints, offset maps, offsets and report
+# stay.
+INTERMEDIATE_TAG = "replay-file=intermediate"
+_INTERMEDIATE_FOLDERS = frozenset({"parts", "manifests", "rejected"})
+
+
+def is_intermediate(key: str) -> bool:
+    """Whether a run file is intermediate (parts/, manifests/ and rejected/ of runs/<runId>/)."""
+    folders = key.split("/")
+    return len(folders) > 3 and folders[0] == "runs" and folders[2] in _INTERMEDIATE_FOLDERS
+
+
+def _tagging(key: str) -> dict[str, str]:
+    return {"Tagging": INTERMEDIATE_TAG} if is_intermediate(key) else {}
+
+
 class MissingObjectError(LookupError):
     """An object the run needs is not in its bucket."""
 
@@ -145,12 +162,14 @@ def exists(bucket: str, key: str) -> bool:
 def put_json(bucket: str, key: str, document: Any) -> None:
     """Store `document` as JSON."""
     body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    _s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    _s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **_tagging(key))
 
 
 def put_text(bucket: str, key: str, text: str, content_type: str = "text/markdown") -> None:
     """Store `text` as UTF-8."""
-    _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
+    _s3().put_object(
+        Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type, **_tagging(key)
+    )
 
 
 def get_json(bucket: str, key: str) -> Any:
@@ -259,7 +278,7 @@ class NdjsonSpool:
         else:
             self._sink.close()
         self._file.seek(0)
-        _s3().upload_fileobj(self._file, bucket, key)
+        _s3().upload_fileobj(self._file, bucket, key, ExtraArgs=_tagging(key))
         self.close()
 
     def close(self) -> None:
@@ -284,5 +303,5 @@ def write_ndjson(bucket: str, key: str, documents: Iterable[Any]) -> int:
     """Store `documents` as plain NDJSON at `key` (for small files such as rejected lines)."""
     lines = [json.dumps(document, separators=(",", ":"), ensure_ascii=False) for document in documents]
     body = "".join(f"{line}\n" for line in lines).encode("utf-8")
-    _s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    _s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson", **_tagging(key))
     return len(lines)

@@ -301,3 +301,21 @@ def test_bad_events_are_named(world: ReplayWorld, base_ms: int) -> None:
         world.step("merge", partition="0", **run)
     with pytest.raises(ValueError, match="maxConcurrency"):
         world.step("scope", request=_request("bad", base_ms, maxConcurrency=99))
+
+
+def test_intermediate_run_files_carry_the_lifecycle_tag(world: ReplayWorld, base_ms: int) -> None:
+    """parts/, manifests/ and rejected/ expire by the bucket's lifecycle rule; the request and the object
+    list stay."""
+    world.archive([_record(0, 0, base_ms)])
+    world.put_object(f"{_archive_hour(world)}/zz-damaged", [b"not json"])
+    world.plan(_request("tags", base_ms))
+
+    def tags(key: str) -> list[dict[str, str]]:
+        return list(world.s3.get_object_tagging(Bucket=REPLAY_BUCKET, Key=key)["TagSet"])
+
+    files = world.keys("runs/tags/", REPLAY_BUCKET)
+    folders = {key.split("/")[2] for key in files}
+    assert folders == {"request.json", "objects.json", "parts", "manifests", "rejected"}
+    for key in files:
+        intermediate = key.split("/")[2] in {"parts", "manifests", "rejected"}
+        assert tags(key) == ([{"Key": "replay-file", "Value": "intermediate"}] if intermediate else []), key
