@@ -77,6 +77,9 @@ def running_moto() -> Iterator[str]:
     _expand_firehose_timestamps()
     port = free_port()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's web server logs every request otherwise
+    # moto's Step Functions interpreter logs every path a Choice finds absent (IsPresent) at ERROR: how an
+    # execution went is in its history, which the callers read.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

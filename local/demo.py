@@ -24,20 +24,27 @@ from typing import Any
 import boto3
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from local import aws
+from local import aws, lambda_invoke
 from local.broker import running_broker
+from local.cloudwatch_logs import LogShipper
 from local.cognito import AccessTokenVerifier, mint_client_credentials_token
 from local.event_source_mapping import EventSourceMapping, MappingConfig, MappingStats, s3_destination
 from local.flink_runner import RESULTS_BUCKET, RESULTS_PREFIX, FlinkRun, run_flink_option
 from local.functions import REPO, local_name
 from local.invoke import cold_container, function_spec
 from local.option_stack import INGEST_API, OPTIONS, QUIET, create_topic, required_scopes, topic_defaults
+from local.replay import compare_topics, run_replay
 from local.rest_front import RestFront
-from local.root_stack import create_option_resources
+from local.root_stack import create_option_resources, state_machine_functions
+from local.topic_end import partition_count
 
 RECORDS = 3000
 PER_REQUEST = 500
 EVENT_TYPES = ("reading", "heartbeat", "alert")
+# The options that archive the topic, and so deploy its replay (nested/archive-replay.yaml).
+ARCHIVING = ("LambdaFirehoseS3", "All")
+# The time range the demo replays (record timestamps): the last hour, and a minute ahead.
+REPLAY_FROM_MS, REPLAY_AHEAD_MS = 3_600_000, 60_000
 
 
 def _machine_scopes(endpoint: str, pool_id: str, client_id: str) -> list[str]:
@@ -161,7 +168,7 @@ def main(option: str) -> int:
                 f"{consumer.invocations} invocations"
             )
             unaccounted += in_topic - consumer.records_succeeded - kept
-        if option in ("LambdaFirehoseS3", "All"):
+        if option in ARCHIVING:
             forwarder = _run_mapping("firehose_forwarder", topic, bootstrap, aws.environment(endpoint), s3)
             lines = _archived_lines(s3, local_name("ArchiveBucket"))
             archived = lines["data/"] + lines["oversize/"]
@@ -179,7 +186,14 @@ def main(option: str) -> int:
             stored = _count_in_topic(bootstrap, topic, partitions, in_topic)
             report.append(f"in the topic      {stored} records")
             unaccounted += in_topic - stored
+        # The demo ends by replaying the archive into a second topic, compared record by record.
+        replay_lines, replayed_all = (
+            _replay(option, endpoint, bootstrap, topic, created, folder=log_path.parent)
+            if option in ARCHIVING
+            else ([], True)
+        )
         report += [
+            *replay_lines,
             _monitoring(aws.monitoring_in_moto(endpoint)),
             _keep_data(s3, log_path.parent / "s3"),
             f"unaccounted       {unaccounted}",
@@ -188,7 +202,52 @@ def main(option: str) -> int:
             "more              docs/local.md; make invoke FUNCTION=<name> EVENT=<file>",
         ]
     print("\n".join(report))
-    return 0 if unaccounted == 0 else 1
+    return 0 if unaccounted == 0 and replayed_all else 1
+
+
+def _replay(
+    option: str,
+    endpoint: str,
+    bootstrap: str,
+    topic: str,
+    created: dict[str, str],
+    *,
+    folder: Path,
+) -> tuple[list[str], bool]:
+    """Replay the archive to `<topic>-replay` with the replay state machine (nested/archive-replay.yaml, run
+    by moto's interpreter, its tasks by the replay function), then compare every record of the copy with
+    the original. The report's lines, and whether every record came back identical."""
+    target = f"{topic}-replay"
+    create_topic(bootstrap, target, partition_count(bootstrap, topic))
+    now = int(time.time() * 1000)
+    request = {
+        "runId": "demo-replay",
+        "from": now - REPLAY_FROM_MS,
+        "to": now + REPLAY_AHEAD_MS,
+        "sourceTopic": topic,
+        "targetTopic": target,
+    }
+    logs = LogShipper(aws.client("logs", endpoint), folder / "replay.log")
+    kafka = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_AUTH": "PLAINTEXT"}
+    try:
+        with lambda_invoke.serving(
+            state_machine_functions(option), aws.environment(endpoint) | kafka | QUIET, logs
+        ):
+            run = run_replay(endpoint, created["ReplayStateMachine"], created["ReplayBucket"], request)
+    finally:
+        logs.close()
+    compared = compare_topics(bootstrap, topic, target)
+    execution = run.execution
+    outcome = execution.status + (f" ({execution.error}: {execution.cause})" if execution.error else "")
+    lines = [
+        f"replay            replayed {compared.target_records} of {compared.source_records} records to "
+        f"{target}, identical {compared.identical}",
+        f"replay run        {request['runId']}: {outcome}; states "
+        f"{', '.join(dict.fromkeys(execution.entered))}; "
+        f"report s3://{created['ReplayBucket']}/runs/{request['runId']}/report.md",
+    ]
+    complete = compared.target_records == compared.source_records == compared.identical
+    return lines, complete and execution.status == "SUCCEEDED"
 
 
 def _counted(count: int, thing: str) -> str:

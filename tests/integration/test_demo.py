@@ -17,13 +17,13 @@ RESOURCES_FROM = {
     "ClusterWithRestApi": f"nested/foundation.yaml, nested/ingest-api.yaml, {MONITORING}",
     "LambdaConsumer": f"nested/foundation.yaml, nested/kafka-function.yaml, {MONITORING}, {WAY_IN}",
     "LambdaFirehoseS3": (
-        f"nested/foundation.yaml, nested/firehose-delivery.yaml, nested/kafka-function.yaml, {MONITORING}, "
-        f"{WAY_IN}"
+        "nested/foundation.yaml, nested/firehose-delivery.yaml, nested/kafka-function.yaml, "
+        f"nested/archive-replay.yaml, {MONITORING}, {WAY_IN}"
     ),
     "FlinkS3": f"nested/foundation.yaml, nested/flink-analytics.yaml, {MONITORING}, {WAY_IN}",
     "All": (
-        "nested/foundation.yaml, nested/ingest-api.yaml, nested/kafka-function.yaml, "
-        f"nested/firehose-delivery.yaml, nested/flink-analytics.yaml, {MONITORING}"
+        "nested/foundation.yaml, nested/ingest-api.yaml, nested/kafka-function.yaml, nested/firehose-delivery.yaml, "
+        f"nested/archive-replay.yaml, nested/flink-analytics.yaml, {MONITORING}"
     ),
 }
 
@@ -75,6 +75,7 @@ def test_demo_accounts_for_every_record(option: str) -> None:
         "archive": option in ("LambdaFirehoseS3", "All"),
         "flink job": option in ("FlinkS3", "All"),
         "in the topic": option == "ClusterWithRestApi",
+        "replay": option in ("LambdaFirehoseS3", "All"),
     }
     assert {label: label in report for label in shown} == shown
     counts = {
@@ -82,9 +83,17 @@ def test_demo_accounts_for_every_record(option: str) -> None:
         "archive": "3001 lines ",
         "flink job": "3001 of 3001 records counted ",
         "in the topic": "3001 records",
+        # every record of the topic replayed from the archive by the state machine, compared with the original
+        "replay": "replayed 3001 of 3001 records to streaming-events-replay, identical 3001",
     }
     for label in (label for label, present in shown.items() if present):
         assert report[label].startswith(counts[label]), report[label]
+    if shown["replay"]:
+        assert report["replay"] == counts["replay"]
+        run = report["replay run"]
+        assert run.startswith("demo-replay: SUCCEEDED; states Scope, AlreadyComplete, "), run
+        assert "ScanArchive, FindPartitions, MergeManifests, Merge, Preflight, DryRun, Write" in run
+        assert run.endswith("report s3://local-replaybucket/runs/demo-replay/report.md"), run
     if option in ("FlinkS3", "All"):
         assert report["flink job"].endswith(": (not json) 1, alert 1000, heartbeat 1000, reading 1000")
         source = report["flink source"]
