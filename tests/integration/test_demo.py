@@ -22,8 +22,9 @@ RESOURCES_FROM = {
     ),
     "FlinkS3": f"nested/foundation.yaml, nested/flink-analytics.yaml, {MONITORING}, {WAY_IN}",
     "All": (
-        "nested/foundation.yaml, nested/ingest-api.yaml, nested/kafka-function.yaml, nested/firehose-delivery.yaml, "
-        f"nested/archive-replay.yaml, nested/flink-analytics.yaml, {MONITORING}"
+        "nested/foundation.yaml, nested/ingest-api.yaml, nested/kafka-function.yaml, "
+        "nested/firehose-delivery.yaml, nested/archive-replay.yaml, nested/flink-analytics.yaml, "
+        f"{MONITORING}"
     ),
 }
 
