@@ -44,6 +44,7 @@ CHUNK_SECONDS = 10  # a rate-limited chunk holds at most this many seconds of re
 STOP_WHEN_LEFT_MS = 60_000
 FLUSH_TIMEOUT_SECONDS = 60.0
 KAFKA_TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.2  # a batch read returns after this long when fewer records are there (the partition's end)
 DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's own default
 
 # The writer's producer settings beyond the connection (the benchmark's bare producer uses the same).
@@ -85,18 +86,44 @@ def reader(settings: ReplaySettings, run_id: str) -> Consumer:
                 "group.id": f"archive-replay-{run_id}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
-                "enable.partition.eof": False,
+                "enable.partition.eof": True,
             },
         )
     )
 
 
+def _stored(consumer: Consumer, topic: str, partition: int, start: int) -> Iterator[Message]:
+    """The partition's records from `start` until partition EOF (the fetch reached the end)."""
+    consumer.assign([TopicPartition(topic, partition, start)])
+    deadline = time.monotonic() + KAFKA_TIMEOUT_SECONDS
+    try:
+        while True:
+            messages = consumer.consume(1000, POLL_SECONDS)
+            if messages:
+                deadline = time.monotonic() + KAFKA_TIMEOUT_SECONDS
+            elif time.monotonic() > deadline:
+                raise WriteError(f"{topic}[{partition}]: not read to its end from offset {start} in time")
+            for message in messages:
+                error = message.error()
+                if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                    return
+                if error is not None:
+                    raise KafkaException(error)
+                yield message
+    finally:
+        consumer.unassign()
+
+
 def end_offset(consumer: Consumer, topic: str, partition: int) -> int:
-    """The partition's end offset (high watermark) as the broker reports it now."""
+    """The partition's end offset now: the high watermark, confirmed by reading from it to partition EOF
+    (Tansu 0.6 answers ListOffsets with its last batch's base offset + 1; on Kafka: one empty fetch)."""
     _low, high = consumer.get_watermark_offsets(
         TopicPartition(topic, partition), timeout=KAFKA_TIMEOUT_SECONDS, cached=False
     )
-    return int(high)
+    end = int(high)
+    for message in _stored(consumer, topic, partition, end):
+        end = int(message.offset() or 0) + 1
+    return end
 
 
 def as_record(message: Message) -> KafkaRecord:
@@ -115,29 +142,16 @@ def as_record(message: Message) -> KafkaRecord:
 
 
 def read_range(consumer: Consumer, topic: str, partition: int, start: int, end: int) -> Iterator[KafkaRecord]:
-    """The target partition's records from offset `start` up to `end` (exclusive), in offset order."""
+    """The target partition's records from offset `start` up to `end` (exclusive) or its end, in order."""
     if start >= end:
         return
-    consumer.assign([TopicPartition(topic, partition, start)])
-    try:
-        while True:
-            messages = consumer.consume(1000, KAFKA_TIMEOUT_SECONDS)
-            if not messages:
-                raise WriteError(
-                    f"{topic}[{partition}]: no record at or after offset {start} within the timeout"
-                )
-            for message in messages:
-                if message.error() is not None:
-                    raise KafkaException(message.error())
-                record = as_record(message)
-                if record.offset >= end:
-                    return
-                yield record
-                if record.offset == end - 1:
-                    return
-                start = record.offset + 1
-    finally:
-        consumer.unassign()
+    for message in _stored(consumer, topic, partition, start):
+        record = as_record(message)
+        if record.offset >= end:
+            return
+        yield record
+        if record.offset == end - 1:
+            return
 
 
 def same_record(planned: KafkaRecord, stored: KafkaRecord) -> bool:

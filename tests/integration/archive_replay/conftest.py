@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from local.topic_end import read_to_end
 from streaming_common.kafka_codec import KafkaRecord
 from tests.conftest import FakeLambdaContext
 from tests.functional.archive_replay.conftest import REPLAY_BUCKET, ReplayWorld, world
@@ -83,37 +83,22 @@ class KafkaReplay:
         body = self.world.s3.get_object(Bucket=REPLAY_BUCKET, Key=f"runs/{run_id}/{name}")["Body"].read()
         return json.loads(body) if name.endswith(".json") else body.decode("utf-8")
 
-    def read(self, topic: str, partition: int, start: int = 0) -> list[KafkaRecord]:
-        """Every record of the partition from `start` to its end offset now."""
-        consumer = Consumer(
-            {"bootstrap.servers": self.bootstrap, "group.id": "reader", "enable.auto.commit": False}
-        )
-        try:
-            _low, end = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=10, cached=False
+    def read(self, topic: str, partition: int) -> list[KafkaRecord]:
+        """Every record of the partition, read to its end (partition EOF: Tansu 0.6's ListOffsets is off)."""
+        return [
+            KafkaRecord(
+                topic,
+                partition,
+                message.offset() or 0,
+                message.timestamp()[1],
+                "CREATE_TIME",
+                message.key(),
+                message.value(),
+                tuple(message.headers() or ()),
             )
-            records: list[KafkaRecord] = []
-            if start >= end:
-                return records
-            consumer.assign([TopicPartition(topic, partition, start)])
-            while not records or records[-1].offset < end - 1:
-                for message in consumer.consume(500, 10):
-                    assert message.error() is None, message.error()
-                    records.append(
-                        KafkaRecord(
-                            topic,
-                            partition,
-                            message.offset(),
-                            message.timestamp()[1],
-                            "CREATE_TIME",
-                            message.key(),
-                            message.value(),
-                            tuple(message.headers() or ()),
-                        )
-                    )
-            return records
-        finally:
-            consumer.close()
+            for message in read_to_end(self.bootstrap, topic)
+            if message.partition() == partition
+        ]
 
 
 @pytest.fixture

@@ -64,7 +64,8 @@ def test_every_record_comes_back_exactly(kafka_replay: KafkaReplay) -> None:
     assert rows[0]["planned"] == rows[0]["produced"] == rows[0]["identical"] == 10
     assert (rows[0]["endOffsetBefore"], rows[0]["endOffsetAfter"]) == (0, 10)
     assert rows[0]["planHash"] == rows[0]["readBackHash"] == rows[0]["writerHash"]
-    assert rows[1]["firstSource"] == [1, 7] and rows[1]["lastSource"] == [1, 11]
+    assert rows[1]["firstSource"] == [1, 7]
+    assert rows[1]["lastSource"] == [1, 11]
     assert kafka_replay.run_file("exact", "offset-map/0.json") == {"segments": [[0, 100, 0, 10]]}
     assert kafka_replay.run_file("exact", "offset-map/1.json") == {"segments": [[1, 7, 0, 5]]}
     markdown = kafka_replay.run_file("exact", "report.md")
