@@ -214,8 +214,7 @@ def main(argv: list[str]) -> int:
     )
     if run.report_markdown is not None:
         print(run.report_markdown)
-    bucket = outputs[BUCKET_OUTPUT]
-    print(f"report s3://{bucket}/runs/{request['runId']}/report.md (and report.json)")
+        print(f"report s3://{outputs[BUCKET_OUTPUT]}/runs/{request['runId']}/report.md (and report.json)")
     print(
         f"execution {run.execution.status}"
         + (f": {run.execution.error}: {run.execution.cause}" if run.execution.error else "")

@@ -77,8 +77,10 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 60) -> Iterator[Mes
 
 def partition_count(bootstrap: str, topic: str) -> int:
     """How many partitions `topic` has; TopicEndError if it does not exist."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    metadata = admin.list_topics(topic, timeout=10).topics[topic]
+    # All topics' metadata: asking for one topic by name makes a broker that auto-creates topics create it.
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics.get(topic)
+    if metadata is None:
+        raise TopicEndError(f"topic {topic} does not exist")
     if metadata.error is not None:
         raise TopicEndError(f"topic {topic}: {metadata.error}")
     return len(metadata.partitions)
