@@ -23,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo invoke local e2e e2e-local fuzz-api bench openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv demo invoke local e2e e2e-local fuzz-api bench profile openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -187,6 +187,10 @@ bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in th
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.consumer
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.forwarder
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.producer
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.imports
+
+profile: $(VENV)/.installed ## Profile of one benchmark: BENCH=consumer|forwarder|producer|imports (cProfile; -X importtime)
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.$(or $(BENCH),consumer) --profile
 
 openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the producer's routes
 	PYTHONPATH=layers/shared:functions/producer:. $(BIN)/python scripts/write_openapi.py docs/openapi.json
