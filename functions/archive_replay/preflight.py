@@ -140,7 +140,8 @@ def admin_client(settings: ReplaySettings) -> AdminClient:
 
 
 def _topic_partitions(admin: AdminClient, topic: str) -> int | None:
-    metadata = admin.list_topics(topic, timeout=ADMIN_TIMEOUT_SECONDS)
+    # Every topic's metadata: asking for the one topic lets a broker that auto-creates topics make it.
+    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS)
     described = metadata.topics.get(topic)
     if described is None or described.error is not None or not described.partitions:
         return None
