@@ -181,7 +181,7 @@ fuzz-api: $(VENV)/.installed ## schemathesis against make local's API, with and 
 	PYTHONPATH=$(LOCAL_PATH) $(BIN)/python -m local.with_runtime --option ClusterWithRestApi -- \
 		$(BIN)/python -m tests.fuzz.run_schemathesis
 
-BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:.
+BENCH_PATH := layers/shared:functions/consumer:functions/firehose_forwarder:functions/producer:functions/archive_replay:.
 
 bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in the same process
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.consumer
@@ -198,6 +198,7 @@ openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the producer's 
 # Publishing to the Serverless Application Repository (publishing/publish.py; docs/publishing.md): every
 # publishable component built, packaged and published, nested applications before their parents. DRY_RUN=1
 # prints the plan and calls no AWS API. S3_BUCKET (default: sam package --resolve-s3) and S3_PREFIX: where the
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.replay
 # artefacts go; PRINCIPAL: the account IDs (comma-separated) that may deploy the nested applications (default:
 # the publishing account).
 .PHONY: publish
