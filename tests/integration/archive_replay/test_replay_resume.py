@@ -3,6 +3,7 @@ goes on; the same run id twice produces nothing; a dry run counts and produces n
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -82,7 +83,9 @@ def test_failure_mid_partition_then_resume(
     assert offset_map == {"segments": [[0, 0, 0, 1_000], [0, 1_000, 1_001, 1_500]]}
 
 
-def test_short_of_time_stops_and_goes_on(kafka_replay: KafkaReplay, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_short_of_time_stops_and_goes_on(
+    kafka_replay: KafkaReplay, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     source, target = f"orders-{hours_ago(0)}", kafka_replay.topic("looped", 1)
     records = _records(source, 1_200)
     kafka_replay.world.archive(records)
@@ -99,6 +102,13 @@ def test_short_of_time_stops_and_goes_on(kafka_replay: KafkaReplay, monkeypatch:
     assert (first["done"], first["produced"]) == (False, 500)
     assert (second["done"], second["produced"]) == (False, 500)
     assert (third["done"], third["produced"]) == (True, 1_200)
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "RecordsReplayed" in line]
+    sizes = [len(record.key or b"") + len(record.value or b"") for record in records]
+    assert [(m["RecordsReplayed"], m["BytesReplayed"]) for m in emitted] == [
+        ([500.0], [float(sum(sizes[:500]))]),
+        ([0.0], [0.0]),
+        ([700.0], [float(sum(sizes[500:]))]),
+    ]
     assert [content(record) for record in kafka_replay.read(target, 0)] == [content(r) for r in records]
 
 
