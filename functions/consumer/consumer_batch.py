@@ -22,8 +22,6 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
-from aws_lambda_powertools.utilities.kafka.deserializer.deserializer import get_deserializer
-from aws_lambda_powertools.utilities.kafka.schema_config import SchemaConfig
 from pydantic import model_validator
 
 from process_record import process_record
@@ -76,6 +74,10 @@ def value_decoder(settings: ConsumerSettings) -> ValueDecoder:
     Avro or Protobuf deserializer for the configured schema (SchemaConfig checks the configuration)."""
     if settings.value_format == "JSON":
         return _json_value
+    # Only Avro and Protobuf need Powertools' Kafka deserializers: JSON functions skip their import.
+    from aws_lambda_powertools.utilities.kafka.deserializer.deserializer import get_deserializer  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.kafka.schema_config import SchemaConfig  # noqa: PLC0415
+
     config = SchemaConfig(
         value_schema_type=settings.value_format,
         value_schema=_schema(settings),
