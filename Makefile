@@ -187,6 +187,7 @@ bench: $(VENV)/.installed ## Benchmarks: ratios against baselines measured in th
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.consumer
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.forwarder
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.producer
+	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.replay
 	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.imports
 
 profile: $(VENV)/.installed ## Profile of one benchmark: BENCH=consumer|forwarder|producer|imports (cProfile; -X importtime)
@@ -198,7 +199,6 @@ openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the producer's 
 # Publishing to the Serverless Application Repository (publishing/publish.py; docs/publishing.md): every
 # publishable component built, packaged and published, nested applications before their parents. DRY_RUN=1
 # prints the plan and calls no AWS API. S3_BUCKET (default: sam package --resolve-s3) and S3_PREFIX: where the
-	PYTHONPATH=$(BENCH_PATH) $(BIN)/python -m benchmarks.replay
 # artefacts go; PRINCIPAL: the account IDs (comma-separated) that may deploy the nested applications (default:
 # the publishing account).
 .PHONY: publish
