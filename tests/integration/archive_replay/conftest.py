@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import preflight
+import writing
 from local.topic_end import read_to_end
 from streaming_common.kafka_codec import KafkaRecord
 from tests.conftest import FakeLambdaContext
@@ -86,19 +88,18 @@ class KafkaReplay:
     def read(self, topic: str, partition: int) -> list[KafkaRecord]:
         """Every record of the partition, read to its end (partition EOF: Tansu 0.6's ListOffsets is off)."""
         return [
-            KafkaRecord(
-                topic,
-                partition,
-                message.offset() or 0,
-                message.timestamp()[1],
-                "CREATE_TIME",
-                message.key(),
-                message.value(),
-                tuple(message.headers() or ()),
-            )
+            writing.as_record(message)
             for message in read_to_end(self.bootstrap, topic)
             if message.partition() == partition
         ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_kafka_clients() -> Iterator[None]:
+    """Each test's handler builds its own Kafka clients, as a new container would; none outlive the test."""
+    yield
+    writing.producer.cache_clear()
+    preflight.admin_client.cache_clear()
 
 
 @pytest.fixture

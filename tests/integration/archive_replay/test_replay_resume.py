@@ -24,6 +24,20 @@ def _records(topic: str, count: int) -> list[KafkaRecord]:
     ]
 
 
+def _preflown(
+    kafka_replay: KafkaReplay, run_id: str, count: int
+) -> tuple[list[KafkaRecord], str, dict[str, Any]]:
+    """`count` records of source partition 0 archived, planned and preflown into a new 1-partition topic."""
+    source, target = f"orders-{hours_ago(0)}", kafka_replay.topic(run_id, 1)
+    records = _records(source, count)
+    kafka_replay.world.archive(records)
+    request = kafka_replay.request(run_id, source, target)
+    kafka_replay.world.plan(request)
+    run = {"runId": run_id, "request": request}
+    assert kafka_replay.step("preflight", **run)["targetPartitions"] == [0]
+    return records, target, run
+
+
 class ShrinkingContext:
     """A Lambda context whose remaining time is read from a list, one entry per call (then the last)."""
 
@@ -41,13 +55,7 @@ class ShrinkingContext:
 def test_failure_mid_partition_then_resume(
     kafka_replay: KafkaReplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source, target = f"orders-{hours_ago(0)}", kafka_replay.topic("resumed", 1)
-    records = _records(source, 2_500)
-    kafka_replay.world.archive(records)
-    request = kafka_replay.request("resume", source, target)
-    kafka_replay.world.plan(request)
-    run = {"runId": "resume", "request": request}
-    assert kafka_replay.step("preflight", **run)["targetPartitions"] == [0]
+    records, target, run = _preflown(kafka_replay, "resume", 2_500)
     monkeypatch.setattr(writing, "CHUNK_RECORDS", 500)
     real_store = writing.store_checkpoint
     calls: list[int] = []
@@ -86,13 +94,7 @@ def test_failure_mid_partition_then_resume(
 def test_short_of_time_stops_and_goes_on(
     kafka_replay: KafkaReplay, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source, target = f"orders-{hours_ago(0)}", kafka_replay.topic("looped", 1)
-    records = _records(source, 1_200)
-    kafka_replay.world.archive(records)
-    request = kafka_replay.request("loop", source, target)
-    kafka_replay.world.plan(request)
-    run = {"runId": "loop", "request": request}
-    kafka_replay.step("preflight", **run)
+    records, target, run = _preflown(kafka_replay, "loop", 1_200)
     monkeypatch.setattr(writing, "CHUNK_RECORDS", 500)
 
     first = kafka_replay.step("write", ShrinkingContext([120_000, 59_999]), targetPartition=0, **run)
