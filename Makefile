@@ -23,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml $(wildcard nested/*.yaml)
 ENV ?= default
 
-.PHONY: help venv demo invoke local e2e e2e-local fuzz-api bench profile openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
+.PHONY: help venv asl-validator demo invoke local e2e e2e-local fuzz-api bench profile openapi test test-flink test-unit test-templates test-integration lint format validate build deploy diagram clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(FLINK_VENV)/.installed: pyproject.toml constraints-flink.txt
 
 venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(FLINK_VENV)/.installed ## Create the virtual environments
 
-test: venv flink-jar ## Run every test tier except e2e against AWS
+test: venv flink-jar asl-validator ## Run every test tier except e2e against AWS
 	$(BIN)/pytest --ignore=tests/e2e
 	$(MAKE) --no-print-directory sar-check
 	$(MAKE) --no-print-directory test-flink
@@ -64,8 +64,19 @@ test-flink: $(FLINK_VENV)/.installed flink-package ## The Flink job in a local P
 test-unit: venv ## Unit and functional tests only (fast)
 	$(BIN)/pytest tests/unit tests/functional
 
-test-templates: venv ## SAM transform, cfn-lint, checkov and the option matrix
+test-templates: venv asl-validator ## SAM transform, cfn-lint, checkov and the option matrix
 	$(BIN)/pytest tests/templates
+
+# The state machine definitions' validator (npm asl-validator, pinned by tests/templates/asl/package-lock.json);
+# tests/templates/state_machines.py runs it from here.
+ASL_VALIDATOR := build/asl-validator/node_modules/.bin/asl-validator
+asl-validator: $(ASL_VALIDATOR) ## Install the Amazon States Language validator the template tests use (needs npm)
+$(ASL_VALIDATOR): tests/templates/asl/package.json tests/templates/asl/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18 or later" >&2; exit 1; }
+	mkdir -p build/asl-validator
+	cp tests/templates/asl/package.json tests/templates/asl/package-lock.json build/asl-validator/
+	cd build/asl-validator && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 test-integration: venv flink-jar ## Tests against the local broker and moto server (the Flink job's among them)
 	$(BIN)/pytest tests/integration

@@ -41,13 +41,36 @@ from tests.templates.deployment import (
     APPLICATION_TYPES,
     SUFFIX,
     WORST_CASE_STACK_NAME,
+    StackModel,
     build_stack,
     passed_value,
     pseudo_parameters,
     stack_outputs,
 )
 from tests.templates.sam_offline import REPO, load_template, translate
-from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, SCRAM_SECRET, WIRED
+from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, SCRAM_SECRET, WIRED, scenarios_for
+from tests.templates.state_machines import (
+    CHILD_EXECUTIONS,
+    FOLLOW_EXECUTIONS,
+    LOG_DELIVERY_ACTIONS,
+    READER_ACTIONS,
+    S3_WRITE,
+    STATE_MACHINE,
+    TRACING_ACTIONS,
+    WRITER_ACTIONS,
+    Grants,
+    Machine,
+    asl_validator_problems,
+    bucket_key,
+    function_arn,
+    lambda_target,
+    longest_timeout,
+    machines,
+    moto_parser_problem,
+    role_grants,
+    stack_function,
+    states,
+)
 
 # ------------------------------------------------------------------------------------------ lists kept here
 # MSK "Supported Apache Kafka versions" (checked 2026-11): 3.6 reached end of support on 2026-06-01 and 3.7 on
@@ -1556,6 +1579,217 @@ def dashboard_bodies_cloudwatch_accepts(template: TemplateUnderTest) -> list[str
     return messages[:20]
 
 
+# ---------------------------------------------------------------------------------------------- 17-21
+# State machines (tests/templates/state_machines.py): each is evaluated in a stack of its template for every
+# scenario of tests/templates/scenarios.py (its defaults at least), so every branch of its Conditions counts.
+def _state_machine_stacks(template: TemplateUnderTest) -> Iterator[tuple[StackModel, list[Machine]]]:
+    document = template.translated
+    resources = document.get("Resources", {})
+    if not any(resource.get("Type") == STATE_MACHINE for resource in resources.values()):
+        return
+    parameters = document.get("Parameters", {})
+    required = {name: f"<{name}>" for name, spec in parameters.items() if "Default" not in spec}
+    # What nested stacks give stays a marker: no state machine rule reads it.
+    outside = {
+        f"{name}.{attribute}": f"<{name}.{attribute}>"
+        for name, attribute in references(resources)
+        if attribute and resources.get(name, {}).get("Type") in APPLICATION_TYPES
+    }
+    stem = Path(template.name).stem
+    for values in scenarios_for(stem, set(parameters)).values():
+        stack = build_stack(document, stem, stem, required | values, outside)
+        yield stack, machines(stack)
+
+
+def _grants(stack: StackModel, machine: Machine) -> Grants | None:
+    return role_grants(stack, machine.role) if machine.role else None
+
+
+def state_machine_definitions_valid(template: TemplateUnderTest) -> list[str]:
+    """state-machine-definitions-valid: every state machine's definition, as Step Functions receives it (its
+    DefinitionSubstitutions made), fills every ${placeholder}, is a JSON object, and is valid Amazon States
+    Language for asl-validator (the pinned npm package: schema, paths, ARNs) and for moto's Step Functions
+    parser (LocalStack's grammar, which the local runtime runs it with)."""
+    messages = []
+    for _, found in _state_machine_stacks(template):
+        texts = {}
+        for machine in found:
+            if machine.unresolved:
+                listed = ", ".join(machine.unresolved)
+                messages.append(template.message(machine.logical_id, f"no substitution fills ${{{listed}}}"))
+            if machine.definition is None:
+                messages.append(template.message(machine.logical_id, "its definition is not a JSON object"))
+                continue
+            texts[machine.logical_id] = machine.text
+            problem = moto_parser_problem(machine.text)
+            if problem:
+                messages.append(
+                    template.message(machine.logical_id, f"moto's ASL parser refuses it: {problem}")
+                )
+        for logical_id, errors in asl_validator_problems(texts).items():
+            messages += [template.message(logical_id, f"asl-validator: {error}") for error in errors]
+    return sorted(set(messages))
+
+
+def distributed_maps_have_their_rights(template: TemplateUnderTest) -> list[str]:
+    """distributed-maps-have-their-rights: the role of a state machine with a Distributed Map may start
+    executions of the machine itself (the map's children) and describe them; its ItemReader may read the
+    object (s3:getObject: s3:GetObject; a key from a path: some object outside the ResultWriter's prefix) or
+    list the bucket (s3:listObjectsV2: s3:ListBucket); its ResultWriter
+    may write under its prefix (s3:PutObject, s3:GetObject, s3:ListMultipartUploadParts,
+    s3:AbortMultipartUpload); and when the bucket is one of the stack's with a KMS key, the role may use the
+    key (kms:Decrypt to read, kms:GenerateDataKey too to write)."""
+    messages = []
+    for stack, found in _state_machine_stacks(template):
+        for machine in found:
+            grants = _grants(stack, machine)
+            if machine.definition is None or grants is None:
+                continue
+            for path, state in states(machine.definition):
+                processor = state.get("ItemProcessor") or {}
+                if (
+                    state.get("Type") != "Map"
+                    or processor.get("ProcessorConfig", {}).get("Mode") != "DISTRIBUTED"
+                ):
+                    continue
+                messages += [
+                    template.message(machine.logical_id, f"{path}: {problem}")
+                    for problem in _distributed_map_problems(stack, machine, grants, state)
+                ]
+    return sorted(set(messages))
+
+
+def _distributed_map_problems(
+    stack: StackModel, machine: Machine, grants: Grants, state: dict[str, Any]
+) -> list[str]:
+    problems = []
+    executions = machine.arn.replace(":stateMachine:", ":execution:")
+    needed = [(CHILD_EXECUTIONS, machine.arn), (FOLLOW_EXECUTIONS, f"{executions}:child")]
+    writer = state.get("ResultWriter") or {}
+    parameters = writer.get("Parameters") or writer.get("Arguments") or {}
+    written = ""
+    if writer.get("Resource") == S3_WRITE and "Bucket" in parameters:
+        bucket = str(parameters["Bucket"])
+        prefix = str(parameters.get("Prefix", "")).strip("/")
+        written = f"arn:aws:s3:::{bucket}/" + (f"{prefix}/" if prefix else "")
+        needed.append((WRITER_ACTIONS, f"{written}results.json"))
+        if (key := bucket_key(stack, bucket)) is not None:
+            needed.append((("kms:GenerateDataKey", "kms:Decrypt"), key))
+    reader = state.get("ItemReader") or {}
+    reading = READER_ACTIONS.get(str(reader.get("Resource")))
+    parameters = reader.get("Parameters") or reader.get("Arguments") or {}
+    if reading and "Bucket" in parameters:
+        bucket = str(parameters["Bucket"])
+        target = f"arn:aws:s3:::{bucket}" + (f"/{parameters['Key']}" if "Key" in parameters else "")
+        if "Key.$" in parameters:
+            target = _granted_object(grants, reading[0], bucket, written)
+        needed.append((reading, target))
+        if (key := bucket_key(stack, bucket)) is not None:
+            needed.append((("kms:Decrypt",), key))
+    for actions, resource in needed:
+        missing = grants.missing(actions, resource)
+        if missing:
+            problems.append(f"its role {machine.role} lacks {', '.join(missing)} on {resource}")
+    return problems
+
+
+def _granted_object(grants: Grants, action: str, bucket: str, written: str) -> str:
+    """For an ItemReader whose key comes from a path: an object of `bucket` the role may act on outside
+    what the map's ResultWriter writes (`written`, a prefix ARN), else the bucket's objects as a whole."""
+    for _, resources in grants.statements:
+        for resource in resources:
+            example = resource.replace("*", "x").replace("?", "x")
+            outside = not written or not example.startswith(written)
+            if resource.startswith(f"arn:aws:s3:::{bucket}/") and outside and grants.allows(action, example):
+                return example
+    return f"arn:aws:s3:::{bucket}/*"
+
+
+def lambda_task_timeouts_cover_the_function(template: TemplateUnderTest) -> list[str]:
+    """lambda-task-timeouts-cover-the-function: a Task invoking a Lambda function of the stack with
+    TimeoutSeconds gives it at least the function's Timeout (the longest its parameter admits): otherwise
+    Step Functions fails the task with States.Timeout while the function still runs, and a retry runs a
+    second copy beside it."""
+    messages = []
+    for stack, found in _state_machine_stacks(template):
+        for machine in found:
+            for path, state in states(machine.definition or {}):
+                target = lambda_target(state)
+                seconds = state.get("TimeoutSeconds")
+                if target is None or target[1] or not isinstance(seconds, int):
+                    continue
+                function_id = stack_function(stack, target[0])
+                if function_id is None:
+                    continue
+                longest = longest_timeout(stack, function_id)
+                if seconds < longest:
+                    problem = f"TimeoutSeconds {seconds} is shorter than {function_id}'s Timeout {longest}"
+                    messages.append(template.message(machine.logical_id, f"{path}: {problem}"))
+    return sorted(set(messages))
+
+
+def state_machine_tasks_invoke_own_functions(template: TemplateUnderTest) -> list[str]:
+    """state-machine-tasks-invoke-own-functions: every Lambda task of a state machine names its function
+    (not a path), a function of the same stack or one a parameter gives, and the machine's role may invoke
+    it (lambda:InvokeFunction on its ARN): a function of another stack or account would be invoked with
+    whatever it is at run time, and a role without the right fails the task (Lambda.AWSLambdaException)."""
+    messages = []
+    for stack, found in _state_machine_stacks(template):
+        for machine in found:
+            grants = _grants(stack, machine)
+            for path, state in states(machine.definition or {}):
+                target = lambda_target(state)
+                if target is None:
+                    continue
+                name, from_path = target
+                if from_path:
+                    messages.append(
+                        template.message(machine.logical_id, f"{path}: FunctionName comes from {name}")
+                    )
+                    continue
+                if stack_function(stack, name) is None and name not in stack.params.values():
+                    messages.append(
+                        template.message(
+                            machine.logical_id,
+                            f"{path}: invokes {name}, neither a function of the template nor a parameter",
+                        )
+                    )
+                arn = function_arn(name)
+                if grants is not None and not grants.allows("lambda:InvokeFunction", arn):
+                    problem = f"its role {machine.role} lacks lambda:InvokeFunction on {arn}"
+                    messages.append(template.message(machine.logical_id, f"{path}: {problem}"))
+    return sorted(set(messages))
+
+
+def state_machine_role_can_log_and_trace(template: TemplateUnderTest) -> list[str]:
+    """state-machine-role-can-log-and-trace: a state machine that logs to CloudWatch Logs has a role with
+    the log delivery actions on "*" (Step Functions refuses to create it otherwise: the role "is not
+    authorized to access the Log Destination"), and one with X-Ray tracing a role with the X-Ray actions."""
+    messages = []
+    for stack, found in _state_machine_stacks(template):
+        for machine in found:
+            grants = _grants(stack, machine)
+            if grants is None:
+                continue
+            logging = stack.value(machine.properties.get("LoggingConfiguration", {}))
+            tracing = stack.value(machine.properties.get("TracingConfiguration", {}))
+            needed = []
+            if logging.get("Destinations") and logging.get("Level", "OFF") != "OFF":
+                needed.append(("logging", LOG_DELIVERY_ACTIONS))
+            if str(tracing.get("Enabled", False)).lower() == "true":
+                needed.append(("tracing", TRACING_ACTIONS))
+            for what, actions in needed:
+                missing = grants.missing(actions, "*")
+                if missing:
+                    messages.append(
+                        template.message(
+                            machine.logical_id,
+                            f"{what} is on but its role {machine.role} lacks {', '.join(missing)} on *",
+                        )
+                    )
+    return sorted(set(messages))
+
+
 RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "kms-context-matches-bucket-key": kms_context_matches_bucket_key,
     "no-suffix-on-log-group-arn": no_suffix_on_log_group_arn,
@@ -1575,4 +1809,9 @@ RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "metric-math-alarms-fit": metric_math_alarms_fit,
     "alarm-evaluation-ranges-fit": alarm_evaluation_ranges_fit,
     "dashboard-bodies-cloudwatch-accepts": dashboard_bodies_cloudwatch_accepts,
+    "state-machine-definitions-valid": state_machine_definitions_valid,
+    "distributed-maps-have-their-rights": distributed_maps_have_their_rights,
+    "lambda-task-timeouts-cover-the-function": lambda_task_timeouts_cover_the_function,
+    "state-machine-tasks-invoke-own-functions": state_machine_tasks_invoke_own_functions,
+    "state-machine-role-can-log-and-trace": state_machine_role_can_log_and_trace,
 }

@@ -164,6 +164,49 @@ def test_dashboard_bodies_cloudwatch_accepts(path: Path) -> None:
     assert rules.dashboard_bodies_cloudwatch_accepts(template(path)) == []
 
 
+@each_template
+def test_state_machine_definitions_valid(path: Path) -> None:
+    """state-machine-definitions-valid. Sources: Amazon States Language specification (states-language.net)
+    as asl-validator checks it (npm asl-validator 4.0.0, pinned by tests/templates/asl/package-lock.json);
+    CloudFormation AWS::StepFunctions::StateMachine DefinitionSubstitutions; moto's Step Functions parser."""
+    assert rules.state_machine_definitions_valid(template(path)) == []
+
+
+@each_template
+def test_distributed_maps_have_their_rights(path: Path) -> None:
+    """distributed-maps-have-their-rights. Source: Step Functions Developer Guide, "IAM policies for using
+    Distributed Map states" (docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html):
+    states:StartExecution on the state machine, DescribeExecution on its executions, s3:GetObject or
+    s3:ListBucket for the ItemReader, s3:PutObject, GetObject, ListMultipartUploadParts and
+    AbortMultipartUpload for the ResultWriter, the bucket's KMS key."""
+    assert rules.distributed_maps_have_their_rights(template(path)) == []
+
+
+@each_template
+def test_lambda_task_timeouts_cover_the_function(path: Path) -> None:
+    """lambda-task-timeouts-cover-the-function. Sources: Amazon States Language, Task TimeoutSeconds (the task
+    fails with States.Timeout); Lambda Developer Guide, "Configure Lambda function timeout" (the function runs
+    on until its own timeout)."""
+    assert rules.lambda_task_timeouts_cover_the_function(template(path)) == []
+
+
+@each_template
+def test_state_machine_tasks_invoke_own_functions(path: Path) -> None:
+    """state-machine-tasks-invoke-own-functions. Source: Step Functions Developer Guide, "Invoke an AWS Lambda
+    function with Step Functions" (the role needs lambda:InvokeFunction on the function, and on its versions
+    and aliases for a qualified name)."""
+    assert rules.state_machine_tasks_invoke_own_functions(template(path)) == []
+
+
+@each_template
+def test_state_machine_role_can_log_and_trace(path: Path) -> None:
+    """state-machine-role-can-log-and-trace. Sources: Step Functions Developer Guide, "Using CloudWatch Logs
+    to log execution history in Step Functions" (the role's log delivery actions on "*"), and "Trace Step
+    Functions request data in AWS X-Ray" (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules,
+    GetSamplingTargets)."""
+    assert rules.state_machine_role_can_log_and_trace(template(path)) == []
+
+
 def test_every_rule_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert {function.__name__ for function in rules.RULES.values()} <= tested

@@ -660,3 +660,187 @@ def test_a_metric_widget_without_a_region_is_caught() -> None:
         -1, ',{"type":"metric","width":8,"height":6,"properties":{"metrics":[["AWS/Lambda","Errors"]]}}'
     )
     assert reported(rules.dashboard_bodies_cloudwatch_accepts(template), "Dashboard", "has no region")
+
+
+# ------------------------------------------------------------------------------------------ state machines
+REPLAY = "nested/archive-replay.yaml"
+MACHINE = "ReplayStateMachine"
+MACHINE_ROLE = "ReplayStateMachineRole"
+
+
+def machine_definition(template: TemplateUnderTest) -> dict[str, Any]:
+    """The replay state machine's definition as the SAM transform writes it (placeholders unfilled)."""
+    properties = template.translated["Resources"][MACHINE]["Properties"]
+    definition: dict[str, Any] = json.loads("\n".join(properties["DefinitionString"]["Fn::Join"][1]))
+    return definition
+
+
+def with_definition(template: TemplateUnderTest, definition: dict[str, Any]) -> TemplateUnderTest:
+    """`template` with the replay state machine's definition replaced (one JSON string)."""
+    template.translated["Resources"][MACHINE]["Properties"]["DefinitionString"] = json.dumps(definition)
+    return template
+
+
+def without_statement(template: TemplateUnderTest, resource: str, sid: str) -> TemplateUnderTest:
+    """`template` with the statement `sid` removed from a resource's policies (translated template)."""
+    for node in rules._walk(template.translated["Resources"][resource]):
+        if isinstance(node, dict) and isinstance(node.get("Statement"), list):
+            node["Statement"] = [
+                s for s in node["Statement"] if not (isinstance(s, dict) and s.get("Sid") == sid)
+            ]
+    return template
+
+
+def test_the_replay_definition_is_checked_as_step_functions_receives_it() -> None:
+    # The real template passes; its definition has states in a Distributed Map and in inline maps
+    template = real(REPLAY)
+    assert rules.state_machine_definitions_valid(template) == []
+    paths = [path for path, _ in rules.states(machine_definition(template))]
+    assert "ScanArchive/Scan" in paths
+    assert "WritePartitions/PartitionDone" in paths
+
+
+@pytest.mark.parametrize(
+    ("plant", "fragment"),
+    [
+        (lambda d: d["States"]["Done"].update(Type="Succeeded"), "asl-validator: SCHEMA_VALIDATION_FAILED"),
+        (lambda d: d["States"]["DryRun"].update(Default="Nowhere"), "asl-validator"),
+        (
+            lambda d: d["States"]["MergeManifests"].update(MaxConcurrencyPath="request.maxConcurrency"),
+            "MaxConcurrencyPath",
+        ),
+        (
+            lambda d: d["States"]["Scope"]["Parameters"].update(FunctionName="${NoSuchFunction}"),
+            "NoSuchFunction",
+        ),
+        # asl-validator takes an integer here; moto's grammar (LocalStack's) reads only a decimal number
+        (
+            lambda d: d["States"]["ScanArchive"].update(ToleratedFailurePercentage=0),
+            "moto's ASL parser refuses",
+        ),
+    ],
+    ids=[
+        "unknown-type",
+        "missing-next-state",
+        "path-not-a-path",
+        "unfilled-placeholder",
+        "integer-tolerance",
+    ],
+)
+def test_an_invalid_definition_is_caught(plant: Any, fragment: str) -> None:
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    plant(definition)
+    messages = rules.state_machine_definitions_valid(with_definition(template, definition))
+    assert reported(messages, MACHINE, fragment), messages
+
+
+@pytest.mark.parametrize(
+    ("sid", "fragment"),
+    [
+        ("RunTheDistributedMapChildren", "states:StartExecution"),
+        ("FollowTheDistributedMapChildren", "states:DescribeExecution"),
+        ("ReadTheObjectList", "s3:GetObject"),
+        (
+            "WriteTheScanResults",
+            "s3:PutObject, s3:GetObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload",
+        ),
+        ("EncryptTheRunFiles", "kms:"),
+    ],
+)
+def test_a_distributed_map_role_without_a_right_is_caught(sid: str, fragment: str) -> None:
+    template = without_statement(real(REPLAY), MACHINE_ROLE, sid)
+    messages = rules.distributed_maps_have_their_rights(template)
+    assert reported(messages, MACHINE, "ScanArchive", MACHINE_ROLE, fragment), messages
+
+
+def test_a_result_writer_outside_the_granted_prefix_is_caught() -> None:
+    # Given the ResultWriter writes under a prefix the role's statement does not cover
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    definition["States"]["ScanArchive"]["ResultWriter"]["Parameters"]["Prefix"] = "elsewhere"
+    messages = rules.distributed_maps_have_their_rights(with_definition(template, definition))
+    assert reported(messages, "ScanArchive", "s3:PutObject", "/elsewhere/"), messages
+
+
+def test_a_lambda_task_timeout_shorter_than_the_function_is_caught() -> None:
+    # Given the writer task gives the function less than its 900 s timeout
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    write = definition["States"]["WritePartitions"]["ItemProcessor"]["States"]["Write"]
+    write["TimeoutSeconds"] = 300
+    messages = rules.lambda_task_timeouts_cover_the_function(with_definition(template, definition))
+    assert reported(messages, "WritePartitions/Write", "300", "ReplayFunction", "900"), messages
+    # And the function's whole timeout satisfies it
+    write["TimeoutSeconds"] = 900
+    assert rules.lambda_task_timeouts_cover_the_function(with_definition(template, definition)) == []
+
+
+def test_a_lambda_task_timeout_below_the_largest_parameter_value_is_caught() -> None:
+    # Given the function's Timeout is a parameter: the longest it admits counts, not its default
+    template = real(KAFKA_FUNCTION)
+    machine = real(REPLAY)
+    definition = machine_definition(machine)
+    machine.translated["Resources"]["ReplayFunction"]["Properties"]["Timeout"] = {"Ref": "FunctionTimeout"}
+    machine.translated["Parameters"]["FunctionTimeout"] = template.translated["Parameters"]["FunctionTimeout"]
+    definition["States"]["Scope"]["TimeoutSeconds"] = 120  # the parameter's default, below its MaxValue 840
+    messages = rules.lambda_task_timeouts_cover_the_function(with_definition(machine, definition))
+    assert reported(messages, "Scope", "120", "840"), messages
+
+
+@pytest.mark.parametrize(
+    ("function_name", "fragment"),
+    [
+        ("arn:aws:lambda:us-east-1:210987654321:function:elsewhere", "neither a function of the template"),
+        ("${ReplayFunctionArn}:live", ""),
+    ],
+    ids=["another-account", "qualified-own-function"],
+)
+def test_a_lambda_task_of_another_stack_is_caught(function_name: str, fragment: str) -> None:
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    definition["States"]["Translate"]["Parameters"]["FunctionName"] = function_name
+    messages = rules.state_machine_tasks_invoke_own_functions(with_definition(template, definition))
+    if fragment:
+        assert reported(messages, "Translate", fragment), messages
+        assert reported(messages, "Translate", "lacks lambda:InvokeFunction"), messages
+    else:
+        # A version or alias of the stack's own function: SAM's LambdaInvokePolicy covers <arn>:*
+        assert messages == []
+
+
+def test_a_lambda_task_naming_its_function_by_path_is_caught() -> None:
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    parameters = definition["States"]["Verify"]["Parameters"]
+    parameters["FunctionName.$"] = parameters.pop("FunctionName").replace(
+        "${ReplayFunctionArn}", "$.function"
+    )
+    messages = rules.state_machine_tasks_invoke_own_functions(with_definition(template, definition))
+    assert reported(messages, "Verify", "FunctionName comes from $.function"), messages
+
+
+def test_a_role_that_may_not_invoke_the_function_is_caught() -> None:
+    # Given the role without SAM's LambdaInvokePolicy (its one statement allows lambda:InvokeFunction)
+    template = real(REPLAY)
+    properties = template.translated["Resources"][MACHINE_ROLE]["Properties"]
+    properties["Policies"] = [
+        p for p in properties["Policies"] if "lambda:InvokeFunction" not in json.dumps(p)
+    ]
+    messages = rules.state_machine_tasks_invoke_own_functions(template)
+    assert reported(messages, "Scope", "lacks lambda:InvokeFunction"), messages
+
+
+@pytest.mark.parametrize(
+    ("sid", "fragment"),
+    [("DeliverExecutionLogs", "logging is on"), ("TraceExecutions", "tracing is on")],
+)
+def test_a_role_that_cannot_log_or_trace_is_caught(sid: str, fragment: str) -> None:
+    template = without_statement(real(REPLAY), MACHINE_ROLE, sid)
+    messages = rules.state_machine_role_can_log_and_trace(template)
+    assert reported(messages, MACHINE, fragment, MACHINE_ROLE), messages
+    # And with logging and tracing off, nothing is needed
+    properties = template.translated["Resources"][MACHINE]["Properties"]
+    properties.pop("LoggingConfiguration")
+    properties.pop("TracingConfiguration")
+    assert rules.state_machine_role_can_log_and_trace(template) == []
