@@ -10,39 +10,65 @@ chains the plan and what it reads back from the target: equal chains mean the sa
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Iterable
 
 from streaming_common.kafka_codec import KafkaRecord
 
 START = "00" * 32
 _NONE_LENGTH = b"\xff\xff\xff\xff"
-_LENGTH = struct.Struct(">I").pack
-_TIMESTAMP = struct.Struct(">q").pack
 
 
-def _field(data: bytes | None) -> bytes:
-    return _NONE_LENGTH if data is None else _LENGTH(len(data)) + data
+def next_digest(previous: bytes, record: KafkaRecord) -> bytes:
+    """The chain's next digest (32 bytes) after `record`: the hot loop's form of chain_hash."""
+    key, value, headers = record.key, record.value, record.headers
+    digest = hashlib.sha256(previous)
+    update = digest.update  # one update per field: cheaper than packing the encoding first
+    if key is None:
+        update(_NONE_LENGTH)
+    else:
+        update(len(key).to_bytes(4))
+        update(key)
+    if value is None:
+        update(_NONE_LENGTH)
+    else:
+        update(len(value).to_bytes(4))
+        update(value)
+    update(len(headers).to_bytes(4))
+    for name, header_value in headers:
+        encoded = name.encode("utf-8")
+        update(len(encoded).to_bytes(4))
+        update(encoded)
+        if header_value is None:
+            update(_NONE_LENGTH)
+        else:
+            update(len(header_value).to_bytes(4))
+            update(header_value)
+    update(record.timestamp.to_bytes(8, signed=True))
+    return digest.digest()
 
 
 def record_encoding(record: KafkaRecord) -> bytes:
     """The bytes of `record` that the chain hashes (key, value, headers in order, timestamp)."""
-    parts = [_field(record.key), _field(record.value), _LENGTH(len(record.headers))]
+    parts = [_field(record.key), _field(record.value), len(record.headers).to_bytes(4)]
     for name, value in record.headers:
         parts.append(_field(name.encode("utf-8")))
         parts.append(_field(value))
-    parts.append(_TIMESTAMP(record.timestamp))
+    parts.append(record.timestamp.to_bytes(8, signed=True))
     return b"".join(parts)
+
+
+def _field(data: bytes | None) -> bytes:
+    return _NONE_LENGTH if data is None else len(data).to_bytes(4) + data
 
 
 def chain_hash(previous_hex: str, record: KafkaRecord) -> str:
     """The chain's next digest (hex) after `record`, from the previous digest (hex; START to begin)."""
-    return hashlib.sha256(bytes.fromhex(previous_hex) + record_encoding(record)).hexdigest()
+    return next_digest(bytes.fromhex(previous_hex), record).hex()
 
 
 def chain_of(records: Iterable[KafkaRecord], previous_hex: str = START) -> str:
     """The chain's digest (hex) after every record of `records`, in order, from `previous_hex`."""
     digest = bytes.fromhex(previous_hex)
     for record in records:
-        digest = hashlib.sha256(digest + record_encoding(record)).digest()
+        digest = next_digest(digest, record)
     return digest.hex()

@@ -12,14 +12,13 @@ A dry run reports the plan only: what would be produced, nothing read from the t
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import preflight
 import run_storage
 import writing
-from record_hash import START, record_encoding
+from record_hash import START, next_digest
 from replay_request import parse_request
 from replay_settings import ReplaySettings
 from streaming_common.kafka_codec import KafkaRecord
@@ -67,7 +66,7 @@ class PartitionCheck:
         """Pass `records` through, counting and chaining them."""
         for record in records:
             self.planned += 1
-            self.digest = hashlib.sha256(self.digest + record_encoding(record)).digest()
+            self.digest = next_digest(self.digest, record)
             if self.first_source is None:
                 self.first_source = [record.partition, record.offset]
             self.last_source = [record.partition, record.offset]
@@ -86,7 +85,7 @@ def compare(
     last_target: int | None = None
     for record in stored:
         read_back += 1
-        digest = hashlib.sha256(digest + record_encoding(record)).digest()
+        digest = next_digest(digest, record)
         if pending is not None and writing.same_record(pending, record):
             identical += 1
             offset_map.add(pending.partition, pending.offset, record.offset)

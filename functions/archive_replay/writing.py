@@ -18,7 +18,6 @@ the state machine calls it again.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +30,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 import preflight
 import run_storage
-from record_hash import START, record_encoding
+from record_hash import START, next_digest
 from replay_request import PartitionMode, parse_request
 from replay_settings import ReplaySettings
 from streaming_common.kafka_codec import KafkaRecord
@@ -44,7 +43,7 @@ CHUNK_SECONDS = 10  # a rate-limited chunk holds at most this many seconds of re
 STOP_WHEN_LEFT_MS = 60_000
 FLUSH_TIMEOUT_SECONDS = 60.0
 KAFKA_TIMEOUT_SECONDS = 15.0
-POLL_SECONDS = 0.2  # a batch read returns after this long when fewer records are there (the partition's end)
+READ_BATCH = 1000
 DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's own default
 
 # The writer's producer settings beyond the connection (the benchmark's bare producer uses the same).
@@ -87,28 +86,31 @@ def reader(settings: ReplaySettings, run_id: str) -> Consumer:
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
+                "fetch.wait.max.ms": 10,  # it reads what is there up to a known end: no long polls
             },
         )
     )
 
 
-def _stored(consumer: Consumer, topic: str, partition: int, start: int) -> Iterator[Message]:
-    """The partition's records from `start` until partition EOF (the fetch reached the end)."""
+def _stored(consumer: Consumer, topic: str, partition: int, start: int, end: int | None) -> Iterator[Message]:
+    """The partition's records from `start` until `end` (exclusive) or partition EOF (the fetch reached the
+    end). Each batch asks for at most the records still expected (one at a time when `end` is unknown): a
+    batch read waits for all it asked for, an EOF event included, so it never waits at the end."""
     consumer.assign([TopicPartition(topic, partition, start)])
-    deadline = time.monotonic() + KAFKA_TIMEOUT_SECONDS
+    position = start
     try:
-        while True:
-            messages = consumer.consume(1000, POLL_SECONDS)
-            if messages:
-                deadline = time.monotonic() + KAFKA_TIMEOUT_SECONDS
-            elif time.monotonic() > deadline:
-                raise WriteError(f"{topic}[{partition}]: not read to its end from offset {start} in time")
+        while end is None or position < end:
+            wanted = 1 if end is None else min(READ_BATCH, end - position)
+            messages = consumer.consume(wanted, KAFKA_TIMEOUT_SECONDS)
+            if not messages:
+                raise WriteError(f"{topic}[{partition}]: nothing read at offset {position} in time")
             for message in messages:
                 error = message.error()
                 if error is not None and error.code() == KafkaError._PARTITION_EOF:
                     return
                 if error is not None:
                     raise KafkaException(error)
+                position = int(message.offset() or 0) + 1
                 yield message
     finally:
         consumer.unassign()
@@ -121,7 +123,7 @@ def end_offset(consumer: Consumer, topic: str, partition: int) -> int:
         TopicPartition(topic, partition), timeout=KAFKA_TIMEOUT_SECONDS, cached=False
     )
     end = int(high)
-    for message in _stored(consumer, topic, partition, end):
+    for message in _stored(consumer, topic, partition, end, None):
         end = int(message.offset() or 0) + 1
     return end
 
@@ -143,15 +145,9 @@ def as_record(message: Message) -> KafkaRecord:
 
 def read_range(consumer: Consumer, topic: str, partition: int, start: int, end: int) -> Iterator[KafkaRecord]:
     """The target partition's records from offset `start` up to `end` (exclusive) or its end, in order."""
-    if start >= end:
-        return
-    for message in _stored(consumer, topic, partition, start):
-        record = as_record(message)
-        if record.offset >= end:
-            return
-        yield record
-        if record.offset == end - 1:
-            return
+    if start < end:
+        for message in _stored(consumer, topic, partition, start, end):
+            yield as_record(message)
 
 
 def same_record(planned: KafkaRecord, stored: KafkaRecord) -> bool:
@@ -284,7 +280,7 @@ def _resume(
     digest = bytes.fromhex(checkpoint.hash)
     for record in stored:
         if pending is not None and same_record(pending, record):
-            digest = hashlib.sha256(digest + record_encoding(pending)).digest()
+            digest = next_digest(digest, pending)
             checkpoint.next_index += 1
             checkpoint.produced += 1
             checkpoint.target_next_offset = record.offset + 1
@@ -344,7 +340,7 @@ def write_partition(
                     break
                 except BufferError:
                     kafka.poll(0.05)
-            digest = hashlib.sha256(digest + record_encoding(record)).digest()
+            digest = next_digest(digest, record)
             count += 1
             size += len(key or b"") + len(value or b"")  # the bytes/s limit and BytesReplayed count these
             for name, header_value in headers:
