@@ -22,22 +22,23 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import to_json
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic_core import from_json, to_json
 
 import record_producer
 from record_producer import Delivered, Failed, OutgoingRecord, ProducerSettings
 from request_json import (
+    MAX_RECORDS,
     MAX_VALUE_LEVELS,
     NON_FINITE_MESSAGE,
     BodyProblem,
     InvalidBodyError,
-    has_non_finite_number,
-    parse_body,
+    RecordBatch,
+    decode_body,
+    outgoing_records,
 )
 from streaming_common.observability import logger, metrics
 
-MAX_RECORDS = 500
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_BODY_BYTES = 6 * 1024 * 1024
 
@@ -60,10 +61,20 @@ class ProduceRequest(BaseModel):
 
     records: Annotated[list[RecordIn], Field(min_length=1, max_length=MAX_RECORDS)]
 
-    def __repr__(self) -> str:
-        # Powertools formats the route's arguments into a debug message on every request, even with DEBUG
-        # off; the default repr of 500 records costs more than producing them.
-        return f"ProduceRequest(<{len(self.records)} records>)"
+
+def _validated(body: Any) -> RecordBatch:
+    """The body as request_json.decode_body left it: a RecordBatch when it is valid, else parsed JSON that
+    ProduceRequest checks, raising the errors that name each field (or, rarely, accepts)."""
+    if isinstance(body, RecordBatch):
+        return body
+    request = ProduceRequest.model_validate(body)
+    return RecordBatch(outgoing_records(request.records))
+
+
+# The route receives a RecordBatch; the OpenAPI document describes the body with ProduceRequest.
+RequestBody = Annotated[
+    RecordBatch, Body(), PlainValidator(_validated, json_schema_input_type=ProduceRequest)
+]
 
 
 # The answers the route builds (200 and 207), typed so that mypy holds the code to the shapes the OpenAPI
@@ -105,8 +116,12 @@ class ErrorResponse(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
-# The body is parsed by request_json before the model sees it: strict JSON, bounded depth, fields named.
-resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
+# The body is read by request_json before the model sees it: strict JSON, bounded depth, fields named.
+# Powertools hands what decode_body returns to _validated as it is (its type says dict: parsed JSON only).
+resolver = APIGatewayRestResolver(
+    enable_validation=True,
+    json_body_deserializer=decode_body,  # type: ignore[arg-type]
+)
 INVALID_BODY = "invalid request body: nothing was produced"
 
 
@@ -169,15 +184,7 @@ def _problem_error(problem: BodyProblem) -> FieldError:
     return FieldError(field=_field_name(path), message=message)
 
 
-def _outgoing(record: RecordIn) -> OutgoingRecord:
-    return OutgoingRecord(
-        key=None if record.key is None else record.key.encode(),
-        value=None if record.value is None else to_json(record.value),  # compact UTF-8 JSON
-        headers=[(name, text.encode()) for name, text in record.headers.items()],
-    )
-
-
-def _unstorable(records: list[RecordIn], outgoing: list[OutgoingRecord]) -> list[FieldError]:
+def _unstorable(outgoing: list[OutgoingRecord]) -> list[FieldError]:
     """What parses but cannot be stored as sent: a NUL in a header name (librdkafka cuts the name there)
     and a number that overflowed to infinity (written as `Infinity`, which is not JSON)."""
     errors = [
@@ -185,24 +192,41 @@ def _unstorable(records: list[RecordIn], outgoing: list[OutgoingRecord]) -> list
             field=f"records[{index}].headers",
             message=f"header name {position} holds NUL (\\u0000), where Kafka clients cut header names",
         )
-        for index, record in enumerate(records)
+        for index, record in enumerate(outgoing)
         if record.headers
-        for position, name in enumerate(record.headers)
+        for position, (name, _) in enumerate(record.headers)
         if "\x00" in name
     ]
     # One search over every value (an infinity is written `Infinity`; a capital I is looked for first, as
-    # memchr finds a byte many times faster than a word), then a walk of the values that match.
+    # memchr finds a byte many times faster than a word), then a strict parse of the values that match.
     values = b"".join([record.value for record in outgoing if record.value is not None])
     if b"I" in values and b"Infinity" in values:
         errors += [
             FieldError(field=f"records[{index}].value", message=NON_FINITE_MESSAGE)
-            for index, (record, sent) in enumerate(zip(records, outgoing, strict=True))
-            if sent.value is not None and b"Infinity" in sent.value and has_non_finite_number(record.value)
+            for index, sent in enumerate(outgoing)
+            if sent.value is not None and b"Infinity" in sent.value and not _strict_json(sent.value)
         ]
     return errors
 
 
-def _too_large(outgoing: list[OutgoingRecord]) -> list[FieldError]:
+def _strict_json(value: bytes) -> bool:
+    try:
+        from_json(value, allow_inf_nan=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _payload_bytes(outgoing: list[OutgoingRecord]) -> int:
+    """The bytes of every key and value (the BytesProduced metric)."""
+    return sum([len(r.value) for r in outgoing if r.value is not None]) + sum(
+        [len(r.key) for r in outgoing if r.key is not None]
+    )
+
+
+def _too_large(outgoing: list[OutgoingRecord], payload_bytes: int) -> list[FieldError]:
+    if payload_bytes + sum([len(n) + len(v) for r in outgoing for n, v in r.headers]) <= MAX_RECORD_BYTES:
+        return []  # no record is over the limit when all of them together are not
     return [
         FieldError(
             field=f"records[{index}]", message=f"{size} bytes serialized; the limit is {MAX_RECORD_BYTES}"
@@ -251,7 +275,7 @@ def _too_large(outgoing: list[OutgoingRecord]) -> list[FieldError]:
 )
 def produce_records(
     topic: Annotated[str, Path(pattern=r"^[a-zA-Z0-9._-]{1,249}$")],
-    request: Annotated[ProduceRequest, Body()],
+    request: RequestBody,
 ) -> Response[str]:
     """Validate the whole batch, produce it, and answer for every record."""
     settings: ProducerSettings = resolver.context["settings"]
@@ -259,10 +283,11 @@ def produce_records(
         return _error(HTTPStatus.FORBIDDEN, f"topic {topic!r} is not open to producers")
     if len(resolver.current_event.body or "") > MAX_BODY_BYTES:
         return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
-    outgoing = [_outgoing(record) for record in request.records]
-    if unstorable := _unstorable(request.records, outgoing):
+    outgoing = request.records
+    if unstorable := _unstorable(outgoing):
         return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, unstorable)
-    if too_large := _too_large(outgoing):
+    payload_bytes = _payload_bytes(outgoing)
+    if too_large := _too_large(outgoing, payload_bytes):
         return _error(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             "records over the size limit: nothing was produced",
@@ -276,11 +301,7 @@ def produce_records(
     failed = [outcome for outcome in outcomes if isinstance(outcome, Failed)]
     metrics.add_metric(name="RecordsProduced", unit=MetricUnit.Count, value=len(outcomes) - len(failed))
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failed))
-    metrics.add_metric(
-        name="BytesProduced",
-        unit=MetricUnit.Bytes,
-        value=sum(len(r.value or b"") + len(r.key or b"") for r in outgoing),
-    )
+    metrics.add_metric(name="BytesProduced", unit=MetricUnit.Bytes, value=payload_bytes)
     metrics.add_metric(
         name="ProduceLatency", unit=MetricUnit.Milliseconds, value=(time.monotonic() - started) * 1000
     )

@@ -4,7 +4,7 @@ every record, gathered from librdkafka's delivery reports within a deadline."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -53,22 +53,25 @@ Outcome = Delivered | Failed
 NOT_REPORTED = Failed("DeliveryTimeout", "no delivery report within the request's deadline", True)
 
 
+def producer_config(settings: ProducerSettings) -> dict[str, Any]:
+    """Idempotent, acks=all, lz4, failing undelivered records at the request's deadline."""
+    return client_config(
+        settings,
+        **{
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.timeout.ms": settings.produce_timeout_ms,
+            "socket.connection.setup.timeout.ms": min(settings.produce_timeout_ms, 10_000),
+        },
+    )
+
+
 @cache
 def producer(settings: ProducerSettings) -> Producer:
-    """The container's producer: idempotent, acks=all, failing undelivered records at the deadline."""
-    kafka = Producer(
-        client_config(
-            settings,
-            **{
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "compression.type": "lz4",
-                "message.timeout.ms": settings.produce_timeout_ms,
-                "socket.connection.setup.timeout.ms": min(settings.produce_timeout_ms, 10_000),
-            },
-        )
-    )
+    """The container's producer (`producer_config`), connected before the first record."""
+    kafka = Producer(producer_config(settings))
     kafka.poll(0)  # serve the IAM token callback before the first record
     return kafka
 
@@ -95,34 +98,32 @@ def produce(
     """Produce `records` to `topic`; one outcome per record, in request order, within `timeout_seconds`."""
     outcomes: list[Outcome | None] = [None] * len(records)
 
-    def report(index: int) -> Any:
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            if error is None:
-                outcomes[index] = Delivered(message.partition() or 0, message.offset() or 0)
-            else:
-                outcomes[index] = _failure(error)
-
-        return on_delivery
+    def deliver(index: int, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            outcomes[index] = Delivered(message.partition() or 0, message.offset() or 0)
+        else:
+            outcomes[index] = _failure(error)
 
     for index, record in enumerate(records):
-        for attempt in range(2):  # a full local queue gets one chance to drain
-            try:
-                kafka.produce(
-                    topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=record.headers,
-                    on_delivery=report(index),
-                )
-                break
-            except BufferError:
-                if attempt:
-                    outcomes[index] = Failed("QueueFull", "the producer's local queue is full", True)
-                else:
-                    kafka.poll(0.5)
-            except KafkaException as error:
-                outcomes[index] = _failure(error.args[0])
-                break
+        on_delivery = partial(deliver, index)
+        try:
+            kafka.produce(topic, record.value, record.key, headers=record.headers, on_delivery=on_delivery)
+        except BufferError:  # a full local queue gets one chance to drain
+            kafka.poll(0.5)
+            outcomes[index] = _produce_again(kafka, topic, record, on_delivery)
+        except KafkaException as error:
+            outcomes[index] = _failure(error.args[0])
         kafka.poll(0)
     kafka.flush(timeout_seconds)
     return [NOT_REPORTED if outcome is None else outcome for outcome in outcomes]
+
+
+def _produce_again(kafka: Any, topic: str, record: OutgoingRecord, on_delivery: Any) -> Failed | None:
+    """None once the record is queued (its delivery report gives the outcome), else why it was not."""
+    try:
+        kafka.produce(topic, record.value, record.key, headers=record.headers, on_delivery=on_delivery)
+    except BufferError:
+        return Failed("QueueFull", "the producer's local queue is full", True)
+    except KafkaException as error:
+        return _failure(error.args[0])
+    return None
