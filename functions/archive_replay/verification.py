@@ -257,12 +257,13 @@ def run_verify(event: dict[str, Any], context: Any, settings: ReplaySettings) ->
         "sources": sources,
         "checks": plan["checks"],
     }
-    report["complete"] = dry_run or (totals["identical"] == totals["planned"] == totals["produced"])
+    # Complete: every planned record is on the target byte for byte (never for a dry run, which wrote nothing).
+    report["complete"] = not dry_run and totals["identical"] == totals["planned"] == totals["produced"]
     report["line"] = totals_line(report)
     run_storage.put_text(bucket, run_storage.report_markdown_key(request.run_id), markdown(report))
     run_storage.put_json(bucket, run_storage.report_key(request.run_id), report)
     logger.info(report["line"], extra={"totals": totals})
-    if not report["complete"]:
+    if not dry_run and not report["complete"]:
         raise ReplayIncomplete(f"{report['line']}: see {run_storage.report_key(request.run_id)}")
     return {
         "runId": request.run_id,

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+import run_storage
+import verification
 import writing
-from streaming_common.kafka_codec import KafkaRecord
+from streaming_common.kafka_codec import KafkaRecord, to_archive_line
+from tests.functional.archive_replay.conftest import REPLAY_BUCKET
 from tests.integration.archive_replay.conftest import KafkaReplay, content, hours_ago
 
 
@@ -142,6 +145,24 @@ def test_dry_run_counts_and_produces_nothing(kafka_replay: KafkaReplay) -> None:
     report = kafka_replay.run_file("dry", "report.json")
     assert {row["targetPartition"]: row["planned"] for row in report["partitions"]} == {0: 40, 1: 3}
     assert "produced" not in report["partitions"][0]
+    assert report["complete"] is False
     assert kafka_replay.read(target, 0) == []
     assert kafka_replay.read(target, 1) == []
     assert not kafka_replay.world.keys("runs/dry/checkpoints/", bucket="local-replaybucket")
+
+
+def test_verify_reports_a_planned_record_missing_from_the_target(kafka_replay: KafkaReplay) -> None:
+    records, _target, run = _preflown(kafka_replay, "gap", 5)
+    kafka_replay.step("write", targetPartition=0, **run)
+    missing = records[-1]._replace(offset=99, value=b"never written")
+    lines = [*kafka_replay.world.manifest("gap", 0), to_archive_line(missing).rstrip(b"\n")]
+    run_storage.write_gzip_ndjson(REPLAY_BUCKET, run_storage.manifest_key("gap", 0), lines)
+
+    with pytest.raises(verification.ReplayIncomplete, match="replayed 5 of 6 records"):
+        kafka_replay.step("verify", dryRun=False, **run)
+
+    report = kafka_replay.run_file("gap", "report.json")
+    assert report["complete"] is False
+    (row,) = report["partitions"]
+    assert (row["planned"], row["produced"], row["identical"], row["readBack"]) == (6, 5, 5, 5)
+    assert row["planHash"] != row["readBackHash"]
