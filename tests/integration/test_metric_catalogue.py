@@ -48,6 +48,7 @@ NAMESPACES = {
     "AWS/KinesisAnalytics",
     "AWS/SQS",
     "AWS/SNS",
+    "AWS/States",
 }
 SET_KEYS = {"dimensions", "cluster_types", "level", "requires", "unconfirmed", "note"}
 METRIC_KEYS = {"statistic", "source", "note", "unconfirmed", "dimension_sets"}
