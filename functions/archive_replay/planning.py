@@ -98,13 +98,18 @@ def archive_objects(bucket: str, request: ReplayRequest) -> list[dict[str, Any]]
     return [objects[key] for key in sorted(objects)]
 
 
+def _without_dry_run(request: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in request.items() if name != "dryRun"}
+
+
 def run_scope(event: dict[str, Any], _context: Any, settings: ReplaySettings) -> dict[str, Any]:
     """Store the request (refusing a different one under the same run id) and list the archive objects to
-    scan into objects.json; a run whose report exists is already complete."""
+    scan into objects.json. A run is already complete when its report says so; a dry run's report or an
+    incomplete one (verify found records missing) lets the same request, dry or not, run again and resume."""
     request = _request(event, settings)
     run_id, bucket = request.run_id, settings.replay_bucket_name
     stored = run_storage.find_json(bucket, run_storage.request_key(run_id))
-    if stored is not None and stored != request.to_json():
+    if stored is not None and _without_dry_run(stored) != _without_dry_run(request.to_json()):
         raise RunIdConflictError(
             f"run id {run_id!r} was used by a different request ({run_storage.request_key(run_id)} in "
             f"{bucket}): use a new run id, or repeat the same request to resume"
@@ -115,7 +120,8 @@ def run_scope(event: dict[str, Any], _context: Any, settings: ReplaySettings) ->
         "bucket": bucket,
         "objectsKey": run_storage.objects_key(run_id),
     }
-    if run_storage.exists(bucket, run_storage.report_key(run_id)):
+    report = run_storage.find_json(bucket, run_storage.report_key(run_id))
+    if isinstance(report, dict) and report.get("complete") is True:
         logger.info("run already complete", extra={"runId": run_id})
         return result | {"alreadyComplete": True, "objects": 0}
     if stored is None:

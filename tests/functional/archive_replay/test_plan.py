@@ -230,7 +230,14 @@ def test_a_run_id_is_one_request_and_a_reported_run_is_complete(world: ReplayWor
     with pytest.raises(planning.RunIdConflictError, match="once"):
         world.step("scope", request=request | {"partitions": [0]})
 
-    world.s3.put_object(Bucket=REPLAY_BUCKET, Key="runs/once/report.json", Body=b"{}")
+    dry = world.step("scope", request=request | {"dryRun": True})  # a dry run first, then the real one
+    assert dry["alreadyComplete"] is False
+
+    for unfinished in ({"complete": False, "dryRun": True}, {"complete": False, "dryRun": False}):
+        world.s3.put_object(Bucket=REPLAY_BUCKET, Key="runs/once/report.json", Body=json.dumps(unfinished))
+        assert world.step("scope", request=request)["alreadyComplete"] is False
+
+    world.s3.put_object(Bucket=REPLAY_BUCKET, Key="runs/once/report.json", Body=b'{"complete": true}')
     done = world.step("scope", request=request)
     assert (done["alreadyComplete"], done["objects"]) == (True, 0)
     stored = world.s3.get_object(Bucket=REPLAY_BUCKET, Key="runs/once/request.json")["Body"].read()
