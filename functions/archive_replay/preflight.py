@@ -4,8 +4,8 @@ target partition each record goes to, and store the result as plan.json.
 Refusals (PreflightRefused, each naming the observed and the required value): the target topic does not
 exist; preserve mode and fewer target partitions than the highest planned source partition + 1;
 `max.message.bytes` below the largest planned record plus its framing; `message.timestamp.type` LogAppendTime;
-`retention.ms` shorter than the oldest planned record's age; a timestamp the producer cannot send (0 or
-below: librdkafka sends 0 as "now"); a `message.timestamp.before.max.ms` (or the older
+`retention.ms` shorter than the oldest planned record's age; a timestamp of 0 or below (librdkafka sends 0
+as "now"); a `message.timestamp.before.max.ms` (or the older
 `message.timestamp.difference.max.ms`) the oldest record exceeds.
 
 A topic config the broker does not answer is read from the broker's own config, and failing that taken as
@@ -392,9 +392,9 @@ def _timestamp_checks(oldest: int | None) -> list[dict[str, Any]]:
             observed={"minTimestamp": oldest},
             required="> 0",
             message=(
-                f"the oldest planned record has timestamp {oldest}: the producer sends a timestamp of 0 or "
-                "below "
-                "as the current time, so it cannot be replayed with its own timestamp"
+                f"the oldest planned record has timestamp {oldest}: librdkafka sends a timestamp of 0 as the "
+                "current time, and a negative one is no record time, so the plan's records cannot all be "
+                "replayed with their own timestamps (narrow `from` to exclude them)"
             ),
         )
     return checks

@@ -159,3 +159,13 @@ def test_broker_config_comes_before_kafka_default() -> None:
         "value": "7200000",
         "source": "broker 7 log.retention.hours",
     }
+
+
+def test_timestamps_librdkafka_cannot_send_are_refused() -> None:
+    """Not through the broker: a plan reaching timestamp 0 needs `from` at 1970, hours of hour prefixes."""
+    (zero,) = preflight._timestamp_checks(0)
+    (fine,) = preflight._timestamp_checks(1)
+
+    assert zero["ok"] is False
+    assert "timestamp 0: librdkafka sends a timestamp of 0 as the current time" in zero["message"]
+    assert fine["ok"] is True
