@@ -23,16 +23,12 @@ def next_digest(previous: bytes, record: KafkaRecord) -> bytes:
     key, value, headers = record.key, record.value, record.headers
     digest = hashlib.sha256(previous)
     update = digest.update  # one update per field: cheaper than packing the encoding first
-    if key is None:
-        update(_NONE_LENGTH)
-    else:
-        update(len(key).to_bytes(4))
-        update(key)
-    if value is None:
-        update(_NONE_LENGTH)
-    else:
-        update(len(value).to_bytes(4))
-        update(value)
+    for data in (key, value):
+        if data is None:
+            update(_NONE_LENGTH)
+        else:
+            update(len(data).to_bytes(4))
+            update(data)
     update(len(headers).to_bytes(4))
     for name, header_value in headers:
         encoded = name.encode("utf-8")
