@@ -7,7 +7,10 @@ first on sys.path and as the working directory, then the shared layer; LAMBDA_TA
 set, tracing on as the templates deploy it (`Tracing: Active`) unless --tracing-off. Handlers and baseline
 take turns, round after round; each figure is the minimum over the rounds (interpreter start-up excluded).
 
-Usage: python -m benchmarks.imports [--rounds N] [--tracing-off] [--profile]
+Usage: python -m benchmarks.imports [--rounds N] [--tracing-off] [--layer DIR] [--profile]
+  --layer DIR: import the third-party packages from DIR only (`pip install --target DIR -r
+  layers/shared/requirements.txt`, what the shared layer holds), not from this venv, which also holds the
+  development tools and every library X-Ray's patch_all would import if present.
   --profile: `-X importtime` of each handler against the baseline: the modules only the handler imports,
   by their own import time.
 """
@@ -34,6 +37,7 @@ ROUNDS = 9
 TIMED_IMPORT = (
     "import sys, time\n"
     "sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+    "sys.path += sys.argv[3:]\n"
     "started = time.perf_counter()\n"
     "import app\n"
     "print(time.perf_counter() - started)\n"
@@ -60,11 +64,14 @@ def lambda_environment(folder: Path, *, tracing: bool) -> dict[str, str]:
 
 
 def import_seconds(
-    folder: Path, *, tracing: bool, flags: tuple[str, ...] = ()
+    folder: Path, *, tracing: bool, flags: tuple[str, ...] = (), packages: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Import `folder`'s app.py once in a fresh interpreter (-I: no PYTHON* variables, no user site)."""
+    """Import `folder`'s app.py once in a fresh interpreter (-I: no PYTHON* variables, no user site; with
+    `packages`, -S: no site-packages either, the third-party packages come from `packages`)."""
+    isolation = ["-I"] if packages is None else ["-I", "-S"]
+    extra_path = [] if packages is None else [str(packages)]
     return subprocess.run(  # noqa: S603 - this interpreter, a fixed script, the repository's folders
-        [sys.executable, "-I", *flags, "-c", TIMED_IMPORT, str(folder), str(LAYER)],
+        [sys.executable, *isolation, *flags, "-c", TIMED_IMPORT, str(folder), str(LAYER), *extra_path],
         cwd=folder,
         env=lambda_environment(folder, tracing=tracing),
         capture_output=True,
@@ -73,21 +80,23 @@ def import_seconds(
     )
 
 
-def measure(folders: dict[str, Path], rounds: int, *, tracing: bool) -> dict[str, float]:
+def measure(
+    folders: dict[str, Path], rounds: int, *, tracing: bool, packages: Path | None = None
+) -> dict[str, float]:
     """Minimum import seconds of each folder over `rounds` interleaved rounds."""
     best = dict.fromkeys(folders, float("inf"))
     for _ in range(rounds):
         for name, folder in folders.items():
-            result = import_seconds(folder, tracing=tracing)
+            result = import_seconds(folder, tracing=tracing, packages=packages)
             if result.returncode:
                 raise RuntimeError(f"importing {name} failed:\n{result.stderr[-2000:]}")
             best[name] = min(best[name], float(result.stdout.split()[-1]))
     return best
 
 
-def import_profile(folder: Path, *, tracing: bool) -> dict[str, int]:
+def import_profile(folder: Path, *, tracing: bool, packages: Path | None = None) -> dict[str, int]:
     """Own import time in microseconds of every module `folder`'s app imports (`-X importtime`)."""
-    result = import_seconds(folder, tracing=tracing, flags=("-X", "importtime"))
+    result = import_seconds(folder, tracing=tracing, flags=("-X", "importtime"), packages=packages)
     own: dict[str, int] = {}
     for line in result.stderr.splitlines():
         fields = line.removeprefix("import time:").split("|")
@@ -96,10 +105,10 @@ def import_profile(folder: Path, *, tracing: bool) -> dict[str, int]:
     return own
 
 
-def extra_modules(handler: Path, *, tracing: bool, top: int = 12) -> str:
+def extra_modules(handler: Path, *, tracing: bool, packages: Path | None = None, top: int = 12) -> str:
     """The modules `handler` imports and the baseline does not, by own import time."""
-    baseline = import_profile(BASELINE, tracing=tracing)
-    own = import_profile(handler, tracing=tracing)
+    baseline = import_profile(BASELINE, tracing=tracing, packages=packages)
+    own = import_profile(handler, tracing=tracing, packages=packages)
     extra = sorted(((us, name) for name, us in own.items() if name not in baseline), reverse=True)
     missing = sum(us for name, us in baseline.items() if name not in own)
     lines = [
@@ -119,10 +128,11 @@ def deployed_handlers() -> dict[str, Path]:
 def main(argv: list[str]) -> int:
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else ROUNDS
     tracing = "--tracing-off" not in argv
+    packages = Path(argv[argv.index("--layer") + 1]).resolve() if "--layer" in argv else None
     handlers = deployed_handlers()
-    best = measure({"baseline": BASELINE} | handlers, rounds, tracing=tracing)
+    best = measure({"baseline": BASELINE} | handlers, rounds, tracing=tracing, packages=packages)
     baseline = best.pop("baseline")
-    mode = "tracing on" if tracing else "tracing off"
+    mode = ("tracing on" if tracing else "tracing off") + (f", packages from {packages}" if packages else "")
     print(
         f"imports: minimal Powertools handler {baseline * 1000:.1f} ms ({mode}, min of {rounds} interpreters)"
     )
@@ -134,7 +144,7 @@ def main(argv: list[str]) -> int:
     print(f"imports: highest ratio {worst:.2f} (target <= {TARGET})")
     if "--profile" in argv:
         for folder in handlers.values():
-            print(extra_modules(folder, tracing=tracing))
+            print(extra_modules(folder, tracing=tracing, packages=packages))
     return 0
 
 
