@@ -116,3 +116,31 @@ def test_a_new_batch_starts_clean() -> None:
     assert accepted["response"] == {"batchItemFailures": []}
     assert accepted["exceptions"] == []
     assert len(accepted["success_messages"]) == 12
+
+
+def test_malformed_headers_fail_their_record_when_process_record_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import consumer_batch
+    from consumer_batch import ConsumerSettings, handle_batch
+
+    event = json.loads((EVENTS / "json-records.json").read_text())
+    first = event["records"]["streaming-events-0"][0]
+    first["headers"] = [{"source": ["not a byte"]}]
+    read_headers: list[int] = []
+
+    def reads_headers(record: Any, value: Any) -> None:
+        read_headers.append(len(record.headers))
+
+    monkeypatch.setattr(consumer_batch, "process_record", reads_headers)
+    response = handle_batch(event, FakeLambdaContext(), KafkaBatchProcessor(), ConsumerSettings())
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": {"partition": "streaming-events-0", "offset": first["offset"]}}
+        ]
+    }
+    assert len(read_headers) == 11
+
+    monkeypatch.setattr(consumer_batch, "process_record", lambda record, value: None)
+    untouched = handle_batch(event, FakeLambdaContext(), KafkaBatchProcessor(), ConsumerSettings())
+    assert untouched == {"batchItemFailures": []}  # headers never read: never decoded
