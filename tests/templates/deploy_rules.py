@@ -1605,11 +1605,17 @@ def _grants(stack: StackModel, machine: Machine) -> Grants | None:
     return role_grants(stack, machine.role) if machine.role else None
 
 
+# Step Functions Developer Guide, "Map state processing modes": Inline mode "supports up to 40 concurrent
+# iterations" (Distributed mode for more).
+INLINE_MAP = 40
+
+
 def state_machine_definitions_valid(template: TemplateUnderTest) -> list[str]:
     """state-machine-definitions-valid: every state machine's definition, as Step Functions receives it (its
     DefinitionSubstitutions made), fills every ${placeholder}, is a JSON object, and is valid Amazon States
     Language for asl-validator (the pinned npm package: schema, paths, ARNs) and for moto's Step Functions
-    parser (LocalStack's grammar, which the local runtime runs it with)."""
+    parser (LocalStack's grammar, which the local runtime runs it with); no inline Map asks for more than the
+    40 concurrent iterations inline mode runs."""
     messages = []
     for _, found in _state_machine_stacks(template):
         texts = {}
@@ -1626,9 +1632,28 @@ def state_machine_definitions_valid(template: TemplateUnderTest) -> list[str]:
                 messages.append(
                     template.message(machine.logical_id, f"moto's ASL parser refuses it: {problem}")
                 )
+            messages += [template.message(machine.logical_id, p) for p in _inline_map_problems(machine)]
         for logical_id, errors in asl_validator_problems(texts).items():
             messages += [template.message(logical_id, f"asl-validator: {error}") for error in errors]
     return sorted(set(messages))
+
+
+def _inline_map_problems(machine: Machine) -> list[str]:
+    problems = []
+    for path, state in states(machine.definition or {}):
+        processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+        inline = processor.get("ProcessorConfig", {}).get("Mode", "INLINE") == "INLINE"
+        concurrency = state.get("MaxConcurrency")
+        if (
+            state.get("Type") == "Map"
+            and inline
+            and isinstance(concurrency, int)
+            and concurrency > INLINE_MAP
+        ):
+            problems.append(
+                f"{path}: MaxConcurrency {concurrency}: an inline Map runs at most {INLINE_MAP} iterations"
+            )
+    return problems
 
 
 def distributed_maps_have_their_rights(template: TemplateUnderTest) -> list[str]:

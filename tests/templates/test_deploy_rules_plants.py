@@ -718,6 +718,7 @@ def test_the_replay_definition_is_checked_as_step_functions_receives_it() -> Non
             lambda d: d["States"]["ScanArchive"].update(ToleratedFailurePercentage=0),
             "moto's ASL parser refuses",
         ),
+        (lambda d: d["States"]["WritePartitions"].update(MaxConcurrency=100), "at most 40 iterations"),
     ],
     ids=[
         "unknown-type",
@@ -725,6 +726,7 @@ def test_the_replay_definition_is_checked_as_step_functions_receives_it() -> Non
         "path-not-a-path",
         "unfilled-placeholder",
         "integer-tolerance",
+        "inline-map-over-40",
     ],
 )
 def test_an_invalid_definition_is_caught(plant: Any, fragment: str) -> None:
@@ -736,20 +738,22 @@ def test_an_invalid_definition_is_caught(plant: Any, fragment: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sid", "fragment"),
+    ("resource", "sid", "fragment"),
     [
-        ("RunTheDistributedMapChildren", "states:StartExecution"),
-        ("FollowTheDistributedMapChildren", "states:DescribeExecution"),
-        ("ReadTheObjectList", "s3:GetObject"),
+        (MACHINE_ROLE, "RunTheDistributedMapChildren", "states:StartExecution"),
+        (MACHINE_ROLE, "FollowTheDistributedMapChildren", "states:DescribeExecution"),
+        (MACHINE_ROLE, "ReadTheObjectList", "s3:GetObject"),
         (
+            MACHINE_ROLE,
             "WriteTheScanResults",
             "s3:PutObject, s3:GetObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload",
         ),
-        ("EncryptTheRunFiles", "kms:"),
+        # a managed policy of the stack attached to the role (SAM Policies: !Ref RunFilesKeyPolicy)
+        ("RunFilesKeyPolicy", "EncryptTheRunFiles", "kms:"),
     ],
 )
-def test_a_distributed_map_role_without_a_right_is_caught(sid: str, fragment: str) -> None:
-    template = without_statement(real(REPLAY), MACHINE_ROLE, sid)
+def test_a_distributed_map_role_without_a_right_is_caught(resource: str, sid: str, fragment: str) -> None:
+    template = without_statement(real(REPLAY), resource, sid)
     messages = rules.distributed_maps_have_their_rights(template)
     assert reported(messages, MACHINE, "ScanArchive", MACHINE_ROLE, fragment), messages
 

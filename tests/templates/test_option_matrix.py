@@ -100,6 +100,7 @@ FIREHOSE_ARCHIVE = {
 ARCHIVE_REPLAY = {
     "ReplayBucket",
     "ReplayBucketPolicy",
+    "RunFilesKeyPolicy",
     "ReplayLogGroup",
     "ReplayFunction",
     "StateMachineLogGroup",
