@@ -6,12 +6,25 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import planning
 from replay_settings import ReplaySettings
 
 Step = Callable[[dict[str, Any], Any, ReplaySettings], dict[str, Any]]
+
+if TYPE_CHECKING:  # imported lazily at run time; named here so that mypy checks them and their signatures
+    import offset_translation
+    import preflight
+    import verification
+    import writing
+
+    _LAZY_STEPS: tuple[Step, ...] = (
+        preflight.run_preflight,
+        writing.run_write,
+        verification.run_verify,
+        offset_translation.run_translate,
+    )
 
 
 class UnknownStepError(ValueError):
