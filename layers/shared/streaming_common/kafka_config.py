@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from streaming_common.aws_clients import client
 from streaming_common.settings import KafkaAuth, KafkaSettings
 
 # GetBootstrapBrokers answer field per authentication mode (provisioned and serverless clusters alike).
@@ -22,6 +21,8 @@ class KafkaConfigError(RuntimeError):
 
 def lookup_bootstrap_brokers(cluster_arn: str, auth: KafkaAuth) -> str:
     """The bootstrap brokers MSK reports for the cluster's listener of `auth` (kafka:GetBootstrapBrokers)."""
+    from streaming_common.aws_clients import client  # noqa: PLC0415 - boto3 only when the brokers are looked up
+
     answer = client("kafka").get_bootstrap_brokers(ClusterArn=cluster_arn)
     brokers = answer.get(_BOOTSTRAP_FIELD[auth])
     if not brokers:
@@ -50,6 +51,8 @@ def _iam_oauth_token(region: str) -> Any:
 
 
 def _scram_credentials(secret_arn: str) -> dict[str, str]:
+    from streaming_common.aws_clients import client  # noqa: PLC0415 - boto3 only for SCRAM's secret
+
     secret = client("secretsmanager").get_secret_value(SecretId=secret_arn)
     try:
         values = json.loads(secret["SecretString"])
