@@ -4,6 +4,7 @@ outcomes, failure handling and whole-batch rule, on the same records."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,16 @@ def test_a_new_batch_starts_clean() -> None:
     assert len(accepted["success_messages"]) == 12
 
 
+@pytest.fixture
+def unflushed_metrics_cleared() -> Iterator[None]:
+    """handle_batch called without the handler's decorators adds metrics nobody flushes: clear them."""
+    from streaming_common.observability import metrics
+
+    yield
+    metrics.clear_metrics()
+
+
+@pytest.mark.usefixtures("unflushed_metrics_cleared")
 def test_malformed_headers_fail_their_record_when_process_record_reads_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
