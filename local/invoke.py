@@ -19,7 +19,11 @@ from local import aws
 from local.broker import running_broker
 from local.functions import REPO, FunctionSpec, discover, load_handler
 from local.lambda_context import LocalLambdaContext
+from local.replay_world import run_steps_before
 from local.root_stack import applications_behind
+
+# The archive replay's function: its steps read what the earlier steps of the run wrote.
+REPLAY_FUNCTION = "archive_replay"
 
 
 @contextmanager
@@ -46,13 +50,15 @@ def _cold_container(function: str) -> None:
     load_settings.cache_clear()
 
 
-def _create_topics(bootstrap: str, topics: list[str]) -> None:
+def _create_topics(bootstrap: str, topics: list[str], partitions: int = 3) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: PLC0415
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
-    futures = admin.create_topics([NewTopic(t, 3, -1) for t in topics if t not in existing])
-    for future in futures.values():
+    missing = [NewTopic(t, partitions, -1) for t in topics if t not in existing]
+    if not missing:  # the admin client refuses an empty list
+        return
+    for future in admin.create_topics(missing).values():
         future.result(10)
 
 
@@ -93,10 +99,24 @@ def cold_container(spec: FunctionSpec, overrides: dict[str, str]) -> Iterator[An
 
 
 def invoke(function: str, event: dict[str, Any]) -> Any:
-    """The handler's response to `event`, run as a new container of `function`."""
+    """The handler's response to `event`, run as a new container of `function`. For a step of the archive
+    replay, the steps before it run first on a sample archive (`local.replay_world`)."""
     spec = function_spec(function)
     with backends(spec) as overrides, cold_container(spec, overrides) as handler:
-        return handler(event, LocalLambdaContext(spec.logical_id, spec.timeout_seconds * 1000))
+
+        def context() -> LocalLambdaContext:
+            return LocalLambdaContext(spec.logical_id, spec.timeout_seconds * 1000)
+
+        if function == REPLAY_FUNCTION and "request" in event:
+            bootstrap = overrides["KAFKA_BOOTSTRAP_SERVERS"]
+            run_steps_before(
+                event,
+                handler,
+                context,
+                spec.environment | overrides,
+                lambda topic, partitions: _create_topics(bootstrap, [topic], partitions),
+            )
+        return handler(event, context())
 
 
 def main(argv: list[str]) -> int:

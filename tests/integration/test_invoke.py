@@ -26,6 +26,18 @@ COMMITTED = {
 EVENTS: dict[str, Any] = {name: path for name, path in COMMITTED.items()} | dict(large_events())
 EVENT_FILES = [REPO / "events" / name for name in sorted(EVENTS)]
 PRODUCER_STATUS = {"valid-batch": 200, "forbidden-topic": 403, "large-record-over-1mib": 413}
+# make invoke runs a replay step after the steps before it, on a sample archive of 12 records in 3 partitions
+# (local.replay_world): what each step answers then.
+REPLAY_ANSWERS: dict[str, dict[str, Any]] = {
+    "scope": {"alreadyComplete": False, "objects": 1},
+    "scan": {"lines": 12, "matched": 12, "rejected": 0},
+    "partitions": {"partitions": [0, 1, 2]},
+    "merge": {"partition": 0, "records": 4, "duplicatesDropped": 0},
+    "preflight": {"targetPartitions": [0, 1, 2], "plannedRecords": 12},
+    "write": {"targetPartition": 0, "done": True, "produced": 4},
+    "verify": {"planned": 12, "produced": 12, "identical": 12},
+    "translate": {"groups": 0},
+}
 
 
 def _function_of(path: Path) -> str:
@@ -52,6 +64,9 @@ def test_invoke_runs_the_event(path: Path) -> None:
     elif function == "producer":
         expected = PRODUCER_STATUS.get(path.stem, 400)
         assert response["statusCode"] == expected, response["body"]
+    elif function == "archive_replay":
+        expected = REPLAY_ANSWERS[path.stem]
+        assert {key: response.get(key) for key in expected} == expected, response
     elif function == "token_scopes":
         details = response["response"]["claimsAndScopeOverrideDetails"]
         added = (details or {}).get("accessTokenGeneration", {}).get("scopesToAdd", [])

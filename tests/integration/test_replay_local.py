@@ -189,7 +189,7 @@ def test_a_dry_run_plans_and_reports_without_writing(
     run = local_replay.run(request | {"targetTopic": target, "dryRun": True})
     assert run.execution.status == "SUCCEEDED", (run.execution.error, run.execution.cause)
     entered = _first_entries(run.execution.entered)
-    assert entered == [*RUN_ORDER[: RUN_ORDER.index("DryRun") + 1], "VerifyDryRun", "Done"]
+    assert entered == [*RUN_ORDER[: RUN_ORDER.index("DryRun") + 1], "Verify", "TranslateOffsets", "Done"]
     assert run.report is not None
     assert run.report["dryRun"] is True
     assert run.report["totals"]["planned"] == 60
