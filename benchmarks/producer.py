@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
 
         total = REQUESTS * RECORDS_PER_REQUEST
         subject, baseline = compare(through_handler, baseline_loop, rounds=9)
-        strict_subject, strict = compare(through_handler, strict_loop, rounds=5)
+        strict_subject, strict = compare(through_handler, strict_loop, rounds=9)
         report = profile(through_handler, top=25) if "--profile" in argv else ""  # warm, like the rounds
         cold, _ = compare(new_producer_per_request, baseline_loop, rounds=3)
         record_producer.producer.cache_clear()
