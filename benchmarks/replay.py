@@ -124,8 +124,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one sequence: start, plan, 
         import replay_steps  # noqa: PLC0415
         import run_storage  # noqa: PLC0415
         import writing  # noqa: PLC0415
+        from replay_manifest import read_manifest  # noqa: PLC0415
         from replay_settings import ReplaySettings  # noqa: PLC0415
-        from streaming_common.kafka_codec import read_archive_line  # noqa: PLC0415
         from streaming_common.settings import load_settings  # noqa: PLC0415
 
         settings = load_settings(ReplaySettings)
@@ -157,8 +157,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one sequence: start, plan, 
                 {"step": "preflight", "runId": run_id, "request": request}, context, settings
             )
         assert planned["targetPartitions"] == [0], planned
-        manifest = s3.get_object(Bucket=replay, Key=run_storage.manifest_key(run_id, 0))["Body"].read()
-        records = [read_archive_line(line).record for line in gzip.decompress(manifest).splitlines()]
+        records = list(read_manifest(replay, run_storage.manifest_key(run_id, 0)))
         assert len(records) == RECORDS
 
         write_event = {"step": "write", "runId": run_id, "request": request, "targetPartition": 0}

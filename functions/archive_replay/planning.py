@@ -1,8 +1,9 @@
 """The plan steps of a replay: scope (which archive objects to read), scan (one object's matching lines, per
 source partition), partitions (which source partitions have lines) and merge (one partition's manifest).
 
-Archive lines travel as their original bytes from the archive object to the manifest; they are decoded
-(kafka_codec.read_archive_line) only to filter, order, deduplicate and count. Memory stays bounded: scan
+Archive lines travel as their original bytes from the archive object to the parts; they are decoded
+(kafka_codec.read_archive_line) to filter, order, deduplicate and count, and merge writes each kept record
+decoded once into the manifest, in the form the writer produces (manifest.py). Memory stays bounded: scan
 sorts up to a budget in memory and spills sorted runs to temporary files; merge is a k-way merge (heapq) of
 the parts, downloaded to temporary files, with a bounded number open at once.
 """
@@ -25,10 +26,11 @@ from typing import Any
 import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 
+import replay_manifest
 import run_storage
 from replay_request import ReplayRequest, parse_request
 from replay_settings import ReplaySettings
-from streaming_common.kafka_codec import ArchivedRecord, KafkaRecord, RecordDecodeError, read_archive_line
+from streaming_common.kafka_codec import KafkaRecord, RecordDecodeError, read_archive_line
 from streaming_common.observability import logger, metrics
 
 DATA_PREFIX = "data/"
@@ -343,12 +345,6 @@ def _merge(sources: list[Callable[[], Iterator[Entry]]], directory: Path) -> Ite
     return heapq.merge(*(source() for source in sources), key=itemgetter(0, 1))
 
 
-def _record_bytes(record: KafkaRecord) -> int:
-    """Key, value and header bytes (names and values) of a record, as Kafka's message size counts them."""
-    headers = sum(len(name.encode("utf-8")) + len(value or b"") for name, value in record.headers)
-    return len(record.key or b"") + len(record.value or b"") + headers
-
-
 @dataclass
 class PartitionSummary:
     """What a partition's manifest holds (manifests/<partition>.summary.json)."""
@@ -366,8 +362,7 @@ class PartitionSummary:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     rejected_lines: int = 0
 
-    def add(self, archived: ArchivedRecord) -> None:
-        record = archived.record
+    def add(self, record: replay_manifest.PlannedRecord) -> None:
         self.records += 1
         if self.first_offset is None:
             self.first_offset = record.offset
@@ -376,8 +371,8 @@ class PartitionSummary:
             self.min_timestamp = record.timestamp
         if self.max_timestamp is None or record.timestamp > self.max_timestamp:
             self.max_timestamp = record.timestamp
-        self.max_record_bytes = max(self.max_record_bytes, _record_bytes(record))
-        self.inexact_values += not archived.value_exact
+        self.max_record_bytes = max(self.max_record_bytes, record.size)
+        self.inexact_values += not record.value_exact
 
     def conflict(self, offset: int, kept_object: str, dropped_object: str) -> None:
         self.conflict_count += 1
@@ -434,12 +429,12 @@ def _object_ranks(bucket: str, run_id: str) -> dict[str, tuple[int, str]]:
 
 
 def merge_partition(bucket: str, run_id: str, partition: int) -> PartitionSummary:
-    """Merge a source partition's parts into its manifest (sorted by offset, one line per offset: identical
+    """Merge a source partition's parts into its manifest (sorted by offset, one record per offset: identical
     duplicates dropped, different ones kept first by object key order and listed) and its summary."""
     ranks = _object_ranks(bucket, run_id)
     object_names: dict[int, str] = {}
     summary = PartitionSummary(partition)
-    manifest = run_storage.NdjsonSpool()
+    spool = replay_manifest.ManifestSpool()
     try:
         with tempfile.TemporaryDirectory(prefix="replay-merge-") as directory:
             sources: list[tuple[int, Callable[[], Iterator[Entry]]]] = []
@@ -463,12 +458,13 @@ def merge_partition(bucket: str, run_id: str, partition: int) -> PartitionSummar
                         summary.conflict(offset, object_names[previous[1]], object_names[rank])
                     continue
                 previous = entry
-                summary.add(read_archive_line(line))
-                manifest.write(line)
+                record = replay_manifest.planned_record(read_archive_line(line))
+                summary.add(record)
+                spool.write(record)
         summary.rejected_lines = _rejected_lines(bucket, run_id, partition)
-        manifest.upload(bucket, run_storage.manifest_key(run_id, partition))
+        spool.upload(bucket, run_storage.manifest_key(run_id, partition))
     finally:
-        manifest.close()
+        spool.close()
     run_storage.put_json(bucket, run_storage.summary_key(run_id, partition), summary.to_json())
     return summary
 

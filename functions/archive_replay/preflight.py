@@ -28,9 +28,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined] # imported the
 )
 
 import run_storage
+from replay_manifest import PlannedRecord, read_manifest
 from replay_request import PartitionMode, ReplayRequest, parse_request
 from replay_settings import ReplaySettings
-from streaming_common.kafka_codec import KafkaRecord, read_archive_line
 from streaming_common.kafka_config import client_config
 from streaming_common.observability import logger
 
@@ -101,17 +101,16 @@ def key_hash_partition(key: bytes | None, source_partition: int, partitions: int
 # ---------------------------------------------------------------- the plan's records
 
 
-def manifest_records(bucket: str, run_id: str, source_partition: int) -> Iterator[KafkaRecord]:
+def manifest_records(bucket: str, run_id: str, source_partition: int) -> Iterator[PlannedRecord]:
     """The records of a source partition's manifest, in offset order."""
-    for line in run_storage.read_lines(bucket, run_storage.manifest_key(run_id, source_partition)):
-        yield read_archive_line(line).record
+    return read_manifest(bucket, run_storage.manifest_key(run_id, source_partition))
 
 
-def _merge_order(record: KafkaRecord) -> tuple[int, int, int]:
+def _merge_order(record: PlannedRecord) -> tuple[int, int, int]:
     return record.timestamp, record.partition, record.offset
 
 
-def merged_records(bucket: str, run_id: str, source_partitions: list[int]) -> Iterator[KafkaRecord]:
+def merged_records(bucket: str, run_id: str, source_partitions: list[int]) -> Iterator[PlannedRecord]:
     """Every manifest's records merged by (timestamp, source partition, source offset): each partition's
     records keep their offset order, and the interleaving is the same on every pass."""
     return heapq.merge(

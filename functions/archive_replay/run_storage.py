@@ -5,7 +5,7 @@ runs/<runId>/
   request.json                                  the validated request
   objects.json                                  [{"Key", "Size"}] archive objects to scan
   parts/<partition>/<sha256(objectKey)>.ndjson.gz  scan: one object's matching lines of one partition
-  manifests/<partition>.ndjson.gz               merge: a partition's plan, sorted by offset, deduplicated
+  manifests/<partition>.msgpack                 merge: a partition's plan, sorted by offset, deduplicated
   manifests/<partition>.summary.json            merge: its summary
   rejected/<sha256(objectKey)>.ndjson           scan: lines that are not archive lines
   plan.json, checkpoints/<t>.json, offset-map/<t>.json, report.json, report.md, offsets.json
@@ -20,7 +20,7 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
@@ -62,8 +62,8 @@ def part_key(run_id: str, partition: int, object_key: str) -> str:
 
 
 def manifest_key(run_id: str, partition: int) -> str:
-    """A source partition's plan: its archive lines sorted by offset, deduplicated."""
-    return f"{run_prefix(run_id)}manifests/{partition}.ndjson.gz"
+    """A source partition's plan: its records sorted by offset, deduplicated (manifest.py's format)."""
+    return f"{run_prefix(run_id)}manifests/{partition}.msgpack"
 
 
 def summary_key(run_id: str, partition: int) -> str:
@@ -227,9 +227,9 @@ class _BodyReader(io.RawIOBase):
         super().close()
 
 
-def open_object(bucket: str, key: str) -> io.BufferedIOBase:
-    """The object's content as a stream, gunzipped when it starts with the gzip magic bytes (whatever its
-    name), read as it is needed."""
+def open_object(bucket: str, key: str, *, gunzip: bool = True) -> io.BufferedIOBase:
+    """The object's content as a stream, read as it is needed; with `gunzip`, gunzipped when it starts with
+    the gzip magic bytes (whatever its name)."""
     try:
         body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as error:
@@ -239,7 +239,7 @@ def open_object(bucket: str, key: str) -> io.BufferedIOBase:
             ) from None
         raise
     buffered = io.BufferedReader(_BodyReader(body), buffer_size=_READ_CHUNK)
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
+    if gunzip and buffered.peek(2)[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered, mode="rb")
     return buffered
 
@@ -278,13 +278,18 @@ class NdjsonSpool:
         else:
             self._sink.close()
         self._file.seek(0)
-        _s3().upload_fileobj(self._file, bucket, key, ExtraArgs=_tagging(key))
+        upload_file(self._file, bucket, key)
         self.close()
 
     def close(self) -> None:
         """Drop the temporary file."""
         self._sink.close()
         self._file.close()
+
+
+def upload_file(file: IO[bytes], bucket: str, key: str) -> None:
+    """Store a local file's content (from its current position) at `key` (multipart when it is large)."""
+    _s3().upload_fileobj(file, bucket, key, ExtraArgs=_tagging(key))
 
 
 def write_gzip_ndjson(bucket: str, key: str, lines: Iterable[bytes]) -> int:

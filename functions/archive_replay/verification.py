@@ -1,7 +1,8 @@
 """The `verify` step: read back what the writers produced and compare it with the plan, record by record.
 
 For each target partition: the plan's records and their hash chain; the writer's checkpoint (produced and
-acknowledged counts, target end offset before the replay); the target's end offset now; the records read
+acknowledged counts, target end offset before the replay) and the chain of the plan's records it acknowledged
+(`writerHash`: the writer itself does not hash); the target's end offset now; the records read
 back from the target between the writer's first and last offset (assign and seek, no group), their hash
 chain, and how many of them are byte-identical to their planned record (key, value, headers, timestamp),
 matched in order; the source-to-target offset map (runs/<id>/offset-map/<t>.json). The report goes to
@@ -19,6 +20,7 @@ import preflight
 import run_storage
 import writing
 from record_hash import START, next_digest
+from replay_manifest import PlannedRecord
 from replay_request import parse_request
 from replay_settings import ReplaySettings
 from streaming_common.kafka_codec import KafkaRecord
@@ -54,19 +56,24 @@ class OffsetMap:
 
 
 class PartitionCheck:
-    """The plan of one target partition, walked once: counts, first and last source offsets, hash chain."""
+    """The plan of one target partition, walked once: counts, first and last source offsets, hash chain, and
+    the chain after its first `acknowledged` records (what the writer's checkpoint says it got in)."""
 
-    def __init__(self) -> None:
+    def __init__(self, acknowledged: int = 0) -> None:
         self.planned = 0
         self.first_source: list[int] | None = None
         self.last_source: list[int] | None = None
         self.digest = bytes.fromhex(START)
+        self.acknowledged = acknowledged
+        self.acknowledged_digest: bytes | None = self.digest if acknowledged == 0 else None
 
-    def count(self, records: Iterable[KafkaRecord]) -> Iterator[KafkaRecord]:
+    def count(self, records: Iterable[PlannedRecord]) -> Iterator[PlannedRecord]:
         """Pass `records` through, counting and chaining them."""
         for record in records:
             self.planned += 1
             self.digest = next_digest(self.digest, record)
+            if self.planned == self.acknowledged:
+                self.acknowledged_digest = self.digest
             if self.first_source is None:
                 self.first_source = [record.partition, record.offset]
             self.last_source = [record.partition, record.offset]
@@ -74,7 +81,7 @@ class PartitionCheck:
 
 
 def compare(
-    planned: Iterator[KafkaRecord], stored: Iterable[KafkaRecord], offset_map: OffsetMap
+    planned: Iterator[PlannedRecord], stored: Iterable[KafkaRecord], offset_map: OffsetMap
 ) -> dict[str, Any]:
     """Match the target's records against the plan in order (other records are foreign and skipped);
     the counts, the read-back hash chain and the first/last target offsets of the matched records."""
@@ -110,16 +117,16 @@ def _verify_partition(
     settings: ReplaySettings, bucket: str, plan: dict[str, Any], target: int, dry_run: bool
 ) -> dict[str, Any]:
     run_id, topic = plan["runId"], plan["targetTopic"]
-    check = PartitionCheck()
+    checkpoint = None if dry_run else writing.load_checkpoint(bucket, run_id, target)
+    if checkpoint is None:
+        checkpoint = writing.Checkpoint(0, 0, 0, 0)
+    check = PartitionCheck(checkpoint.next_index)
     planned = check.count(writing.planned_records(bucket, plan, target))
     row: dict[str, Any] = {"targetPartition": target}
     if dry_run:
         for _record in planned:
             pass
     else:
-        checkpoint = writing.load_checkpoint(bucket, run_id, target)
-        if checkpoint is None:
-            checkpoint = writing.Checkpoint(0, 0, 0, 0)
         offset_map = OffsetMap()
         consumer = writing.reader(settings, run_id)
         try:
@@ -137,7 +144,7 @@ def _verify_partition(
             "produced": checkpoint.produced,
             "acknowledged": checkpoint.produced,
             "writerDone": checkpoint.done,
-            "writerHash": checkpoint.hash,
+            "writerHash": None if check.acknowledged_digest is None else check.acknowledged_digest.hex(),
             "endOffsetBefore": checkpoint.target_start_offset,
             "endOffsetAfter": end_after,
         }
@@ -257,7 +264,7 @@ def run_verify(event: dict[str, Any], context: Any, settings: ReplaySettings) ->
         "sources": sources,
         "checks": plan["checks"],
     }
-    # Complete: every planned record is on the target byte for byte (never for a dry run, which wrote nothing).
+    # Complete: every planned record is on the target byte for byte (never for a dry run: it wrote nothing).
     report["complete"] = not dry_run and totals["identical"] == totals["planned"] == totals["produced"]
     report["line"] = totals_line(report)
     run_storage.put_text(bucket, run_storage.report_markdown_key(request.run_id), markdown(report))

@@ -3,7 +3,8 @@
 The idempotent producer (acks=all) sends each record to the explicit partition with its own timestamp and
 its key, value and header bytes as they are (None stays None). The writer flushes once per chunk and then
 stores the checkpoint (runs/<id>/checkpoints/<t>.json):
-`{"nextIndex", "produced", "targetStartOffset", "targetNextOffset", "hash", "done", "foreignRecords"}`.
+`{"nextIndex", "produced", "targetStartOffset", "targetNextOffset", "done", "foreignRecords"}` (no hash
+chain: verify computes the plan's chain, the writer's acknowledged prefix of it and the read-back chain).
 Before the first record it stores a checkpoint too, so that the target's end offset before the replay is
 known even when the first chunk dies before its checkpoint.
 
@@ -30,7 +31,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 import preflight
 import run_storage
-from record_hash import START, next_digest
+from replay_manifest import PlannedRecord
 from replay_request import PartitionMode, parse_request
 from replay_settings import ReplaySettings
 from streaming_common.kafka_codec import KafkaRecord
@@ -150,12 +151,12 @@ def read_range(consumer: Consumer, topic: str, partition: int, start: int, end: 
             yield as_record(message)
 
 
-def same_record(planned: KafkaRecord, stored: KafkaRecord) -> bool:
+def same_record(planned: PlannedRecord, stored: KafkaRecord) -> bool:
     """Whether a record read from the target is the planned one: key, value, headers and timestamp."""
     return (
         planned.key == stored.key
         and planned.value == stored.value
-        and planned.headers == stored.headers
+        and planned.headers == list(stored.headers)
         and planned.timestamp == stored.timestamp
     )
 
@@ -163,7 +164,7 @@ def same_record(planned: KafkaRecord, stored: KafkaRecord) -> bool:
 # ---------------------------------------------------------------- the plan of one target partition
 
 
-def planned_records(bucket: str, plan: dict[str, Any], target_partition: int) -> Iterator[KafkaRecord]:
+def planned_records(bucket: str, plan: dict[str, Any], target_partition: int) -> Iterator[PlannedRecord]:
     """The records the plan sends to `target_partition`, in the order they are produced: preserve mode, the
     source partition's manifest; keyHash, every manifest merged by (timestamp, source partition, offset),
     keeping the records whose key hashes to the partition."""
@@ -184,13 +185,12 @@ def planned_records(bucket: str, plan: dict[str, Any], target_partition: int) ->
 
 @dataclass
 class Checkpoint:
-    """A writer's progress: the plan index and target offset it has reached, and the hash chain so far."""
+    """A writer's progress: the plan index and the target offset it has reached."""
 
     next_index: int
     produced: int
     target_start_offset: int
     target_next_offset: int
-    hash: str = START
     done: bool = False
     foreign_records: int = 0
     produced_this_call: int = field(default=0, compare=False)
@@ -202,7 +202,6 @@ class Checkpoint:
             "produced": self.produced,
             "targetStartOffset": self.target_start_offset,
             "targetNextOffset": self.target_next_offset,
-            "hash": self.hash,
             "done": self.done,
             "foreignRecords": self.foreign_records,
         }
@@ -215,7 +214,6 @@ class Checkpoint:
             produced=int(document["produced"]),
             target_start_offset=int(document["targetStartOffset"]),
             target_next_offset=int(document["targetNextOffset"]),
-            hash=str(document["hash"]),
             done=bool(document["done"]),
             foreign_records=int(document.get("foreignRecords", 0)),
         )
@@ -272,15 +270,13 @@ class Pacer:
 
 
 def _resume(
-    checkpoint: Checkpoint, records: Iterator[KafkaRecord], stored: Iterable[KafkaRecord]
-) -> Iterator[KafkaRecord]:
+    checkpoint: Checkpoint, records: Iterator[PlannedRecord], stored: Iterable[KafkaRecord]
+) -> Iterator[PlannedRecord]:
     """Match the target's records after the checkpoint against the plan; return the plan from the first
     record not found on the target."""
-    pending: KafkaRecord | None = next(records, None)
-    digest = bytes.fromhex(checkpoint.hash)
+    pending: PlannedRecord | None = next(records, None)
     for record in stored:
         if pending is not None and same_record(pending, record):
-            digest = next_digest(digest, pending)
             checkpoint.next_index += 1
             checkpoint.produced += 1
             checkpoint.target_next_offset = record.offset + 1
@@ -288,7 +284,6 @@ def _resume(
         else:
             checkpoint.foreign_records += 1
             checkpoint.target_next_offset = record.offset + 1
-    checkpoint.hash = digest.hex()
     return records if pending is None else itertools.chain([pending], records)
 
 
@@ -296,7 +291,7 @@ def write_partition(
     kafka: Producer,
     topic: str,
     target_partition: int,
-    records: Iterator[KafkaRecord],
+    records: Iterator[PlannedRecord],
     *,
     checkpoint: Checkpoint,
     pacer: Pacer,
@@ -321,30 +316,26 @@ def write_partition(
         if time_left_ms() < STOP_WHEN_LEFT_MS:
             save(checkpoint)
             return checkpoint
-        digest = bytes.fromhex(checkpoint.hash)
         count = size = 0
         acknowledged.clear()
         for record in records:
-            key, value, headers = record.key, record.value, record.headers
             while True:
                 try:
                     produce(
                         topic,
-                        value,
-                        key,
+                        record.value,
+                        record.key,
                         partition=target_partition,
                         timestamp=record.timestamp,
-                        headers=list(headers) if headers else None,
+                        # the manifest's list as it is (the stub's list of str | bytes values is invariant)
+                        headers=record.headers or None,  # type: ignore[arg-type]
                         on_delivery=on_delivery,
                     )
                     break
                 except BufferError:
                     kafka.poll(0.05)
-            digest = next_digest(digest, record)
             count += 1
-            size += len(key or b"") + len(value or b"")  # the bytes/s limit and BytesReplayed count these
-            for name, header_value in headers:
-                size += len(name) + len(header_value or b"")
+            size += record.size  # the bytes/s limit and BytesReplayed count key, value and header bytes
             if count >= chunk_records or size >= chunk_bytes:
                 break
         else:
@@ -361,7 +352,6 @@ def write_partition(
             checkpoint.produced += count
             checkpoint.produced_this_call += count
             checkpoint.target_next_offset = acknowledged[-1] + 1
-            checkpoint.hash = digest.hex()
             pacer.wait(count, size)
         checkpoint.done = exhausted
         save(checkpoint)

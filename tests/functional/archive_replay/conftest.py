@@ -22,6 +22,7 @@ from archive_delivery import FirehoseArchiver, ForwarderSettings, TimeLeft
 from local import aws
 from local.functions import REPO, load_handler
 from local.kafka_events import build_event
+from replay_manifest import PlannedRecord, read_manifest
 from streaming_common.kafka_codec import KafkaRecord
 from tests.conftest import FakeLambdaContext
 
@@ -84,11 +85,9 @@ class ReplayWorld:
             result["summaries"][partition] = self.step("merge", partition=partition, **run)
         return result
 
-    def manifest(self, run_id: str, partition: int) -> list[bytes]:
-        """A manifest's lines."""
-        key = f"runs/{run_id}/manifests/{partition}.ndjson.gz"
-        body = self.s3.get_object(Bucket=REPLAY_BUCKET, Key=key)["Body"].read()
-        return gzip.decompress(body).splitlines()
+    def manifest(self, run_id: str, partition: int) -> list[PlannedRecord]:
+        """A manifest's records."""
+        return list(read_manifest(REPLAY_BUCKET, f"runs/{run_id}/manifests/{partition}.msgpack"))
 
 
 @pytest.fixture

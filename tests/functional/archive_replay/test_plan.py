@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import planning
+from replay_manifest import PlannedRecord, planned_record
 from replay_steps import UnknownStepError
 from run_storage import MissingObjectError
 from streaming_common.kafka_codec import KafkaRecord, read_archive_line, to_archive_line
@@ -42,6 +43,11 @@ def _line(record: KafkaRecord) -> bytes:
     return to_archive_line(record).rstrip(b"\n")
 
 
+def _planned(lines: list[bytes]) -> list[PlannedRecord]:
+    """What a manifest holds for these archive lines: each record's bytes as the line gives them back."""
+    return [planned_record(read_archive_line(line)) for line in lines]
+
+
 def _request(run_id: str, base_ms: int, **fields: Any) -> dict[str, Any]:
     return {"runId": run_id, "from": base_ms - 60_000, "to": base_ms + 600_000} | fields
 
@@ -66,7 +72,7 @@ def test_a_late_record_is_found_within_the_margin_and_one_outside_the_range_is_n
     assert plan["partitions"] == [0, 1]
     for partition in (0, 1):
         expected = [_line(r) for r in inside if r.partition == partition]
-        assert world.manifest("late", partition) == expected  # the archive's bytes, in offset order
+        assert world.manifest("late", partition) == _planned(expected)  # the archive's bytes, in offset order
     summary = plan["summaries"][0]
     assert summary == {
         "partition": 0,
@@ -107,7 +113,7 @@ def test_oversize_records_are_planned(world: ReplayWorld, base_ms: int) -> None:
 
     plan = world.plan(_request("oversize", base_ms))
 
-    assert world.manifest("oversize", 2) == [_line(big), _line(_record(2, 8, base_ms + 1))]
+    assert world.manifest("oversize", 2) == _planned([_line(big), _line(_record(2, 8, base_ms + 1))])
     assert plan["summaries"][2]["maxRecordBytes"] > 1_100_000
 
 
@@ -120,10 +126,10 @@ def test_partition_and_key_filters(world: ReplayWorld, base_ms: int) -> None:
     plan = world.plan(_request("filters", base_ms, partitions=[1, 2], keys=["k-1"], keysBase64=["/wA="]))
 
     assert plan["partitions"] == [1, 2]
-    assert world.manifest("filters", 1) == [_line(_record(1, o, base_ms + o)) for o in (1, 4)] + [
-        _line(binary)
-    ]
-    assert [read_archive_line(line).record.offset for line in world.manifest("filters", 2)] == [1, 4]
+    assert world.manifest("filters", 1) == _planned(
+        [_line(_record(1, o, base_ms + o)) for o in (1, 4)] + [_line(binary)]
+    )
+    assert [record.offset for record in world.manifest("filters", 2)] == [1, 4]
 
 
 def test_duplicates_are_dropped_and_conflicts_listed(world: ReplayWorld, base_ms: int) -> None:
@@ -137,7 +143,7 @@ def test_duplicates_are_dropped_and_conflicts_listed(world: ReplayWorld, base_ms
 
     plan = world.plan(_request("dups", base_ms))
 
-    assert world.manifest("dups", 0) == [_line(r) for r in batch]
+    assert world.manifest("dups", 0) == _planned([_line(r) for r in batch])
     summary = plan["summaries"][0]
     assert (summary["records"], summary["duplicatesDropped"], summary["conflictCount"]) == (4, 2, 1)
     assert summary["conflicts"] == [{"offset": 3, "keptObject": first[0], "droppedObject": conflicting_key}]
@@ -191,7 +197,7 @@ def test_plain_and_gzip_objects_give_the_same_plan(world: ReplayWorld, base_ms: 
 
     plan = world.plan(_request("mixed", base_ms))
 
-    assert world.manifest("mixed", 0) == [_line(_record(0, o, base_ms + o)) for o in range(6)]
+    assert world.manifest("mixed", 0) == _planned([_line(_record(0, o, base_ms + o)) for o in range(6)])
     assert plan["summaries"][0]["records"] == 6
 
 
@@ -206,7 +212,8 @@ def test_lines_written_before_verbatim_values_are_counted_inexact(world: ReplayW
 
     plan = world.plan(_request("old", base_ms))
 
-    assert world.manifest("old", 0) == [old, _line(_record(0, 1, base_ms + 1))]
+    assert world.manifest("old", 0) == _planned([old, _line(_record(0, 1, base_ms + 1))])
+    assert [record.value_exact for record in world.manifest("old", 0)] == [False, True]
     assert plan["summaries"][0]["inexactValues"] == 1
     assert all("year=2001" not in scan["object"]["Key"] for scan in plan["scans"])
 
@@ -266,7 +273,7 @@ def test_scan_sorts_beyond_its_memory_budget_and_merge_fans_in(
         planning.scan_object(world.archive_bucket, REPLAY_BUCKET, key, request)
     monkeypatch.setattr(planning, "MERGE_FAN_IN", 2)
     summary = planning.merge_partition(REPLAY_BUCKET, "spill", 0)
-    assert [read_archive_line(line).record.offset for line in world.manifest("spill", 0)] == list(range(12))
+    assert [record.offset for record in world.manifest("spill", 0)] == list(range(12))
     assert summary.records == 12
     assert summary.duplicates_dropped == len(offsets) + sum(map(len, more)) - 12  # all but one per offset
 

@@ -12,7 +12,8 @@ from confluent_kafka import Producer
 import run_storage
 import verification
 import writing
-from streaming_common.kafka_codec import KafkaRecord, to_archive_line
+from replay_manifest import planned_record, write_manifest
+from streaming_common.kafka_codec import ArchivedRecord, KafkaRecord
 from tests.functional.archive_replay.conftest import REPLAY_BUCKET
 from tests.integration.archive_replay.conftest import KafkaReplay, content, hours_ago
 
@@ -155,8 +156,8 @@ def test_verify_reports_a_planned_record_missing_from_the_target(kafka_replay: K
     records, _target, run = _preflown(kafka_replay, "gap", 5)
     kafka_replay.step("write", targetPartition=0, **run)
     missing = records[-1]._replace(offset=99, value=b"never written")
-    lines = [*kafka_replay.world.manifest("gap", 0), to_archive_line(missing).rstrip(b"\n")]
-    run_storage.write_gzip_ndjson(REPLAY_BUCKET, run_storage.manifest_key("gap", 0), lines)
+    planned = [*kafka_replay.world.manifest("gap", 0), planned_record(ArchivedRecord(missing, True))]
+    write_manifest(REPLAY_BUCKET, run_storage.manifest_key("gap", 0), planned)
 
     with pytest.raises(verification.ReplayIncomplete, match="replayed 5 of 6 records"):
         kafka_replay.step("verify", dryRun=False, **run)
@@ -166,3 +167,4 @@ def test_verify_reports_a_planned_record_missing_from_the_target(kafka_replay: K
     (row,) = report["partitions"]
     assert (row["planned"], row["produced"], row["identical"], row["readBack"]) == (6, 5, 5, 5)
     assert row["planHash"] != row["readBackHash"]
+    assert row["writerHash"] == row["readBackHash"]  # the chain of the 5 planned records it acknowledged
