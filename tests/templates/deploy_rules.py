@@ -1786,10 +1786,27 @@ def state_machine_tasks_invoke_own_functions(template: TemplateUnderTest) -> lis
     return sorted(set(messages))
 
 
+def _log_group_problems(stack: StackModel, machine: Machine) -> list[str]:
+    """A log group of the stack that the machine logs to, named outside /aws/vendedlogs/."""
+    problems = []
+    for destination in machine.properties.get("LoggingConfiguration", {}).get("Destinations", []):
+        target = _get_att(destination.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn"))
+        if target and target[0] in stack.resources and not stack.names[target[0]].startswith(VENDED_LOGS):
+            problems.append(f"logs to {target[0]} ({stack.names[target[0]]}), a name outside {VENDED_LOGS}")
+    return problems
+
+
+# "Using CloudWatch Logs to log execution history in Step Functions": log delivery adds each log group to the
+# account's CloudWatch Logs resource policy (5,120 characters per policy), unless its name starts with this.
+VENDED_LOGS = "/aws/vendedlogs/"
+
+
 def state_machine_role_can_log_and_trace(template: TemplateUnderTest) -> list[str]:
     """state-machine-role-can-log-and-trace: a state machine that logs to CloudWatch Logs has a role with
     the log delivery actions on "*" (Step Functions refuses to create it otherwise: the role "is not
-    authorized to access the Log Destination"), and one with X-Ray tracing a role with the X-Ray actions."""
+    authorized to access the Log Destination"), and logs to a group under /aws/vendedlogs/ (other names go
+    into the account's log resource policy, whose size limit fails later machines the same way); one with
+    X-Ray tracing has a role with the X-Ray actions."""
     messages = []
     for stack, found in _state_machine_stacks(template):
         for machine in found:
@@ -1801,6 +1818,10 @@ def state_machine_role_can_log_and_trace(template: TemplateUnderTest) -> list[st
             needed = []
             if logging.get("Destinations") and logging.get("Level", "OFF") != "OFF":
                 needed.append(("logging", LOG_DELIVERY_ACTIONS))
+                messages += [
+                    template.message(machine.logical_id, problem)
+                    for problem in _log_group_problems(stack, machine)
+                ]
             if str(tracing.get("Enabled", False)).lower() == "true":
                 needed.append(("tracing", TRACING_ACTIONS))
             for what, actions in needed:

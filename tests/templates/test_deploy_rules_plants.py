@@ -848,3 +848,15 @@ def test_a_role_that_cannot_log_or_trace_is_caught(sid: str, fragment: str) -> N
     properties.pop("LoggingConfiguration")
     properties.pop("TracingConfiguration")
     assert rules.state_machine_role_can_log_and_trace(template) == []
+
+
+def test_a_state_machine_logging_outside_vended_logs_is_caught() -> None:
+    # Given the state machine's log group is named like any other (it would join the account's log policy)
+    template = real(REPLAY)
+    group = template.translated["Resources"]["StateMachineLogGroup"]["Properties"]
+    group["LogGroupName"] = "/archive-replay/executions"
+    messages = rules.state_machine_role_can_log_and_trace(template)
+    assert reported(messages, MACHINE, "StateMachineLogGroup", "/aws/vendedlogs/"), messages
+    # And a generated name is caught the same way
+    group.pop("LogGroupName")
+    assert reported(rules.state_machine_role_can_log_and_trace(template), MACHINE, "StateMachineLogGroup")
