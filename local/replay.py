@@ -121,6 +121,21 @@ def compare_topics(bootstrap: str, source: str, target: str, timeout: float = 12
     )
 
 
+def free_execution_name(sfn: Any, machine_arn: str, run_id: str) -> str:
+    """The run id, or `<runId>-2`, `-3`... when an execution has that name already: Step Functions keeps
+    execution names for 90 days, and a run is resumed (or run for real after a dry run) under a new name."""
+    taken = {
+        execution["name"]
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn)
+        for execution in page["executions"]
+    }
+    name, attempt = run_id, 1
+    while name in taken:
+        attempt += 1
+        name = f"{run_id}-{attempt}"
+    return name
+
+
 def ensure_target_topic(bootstrap: str, source: str, target: str) -> str | None:
     """Create `target` with the source's partition count when it does not exist (the local broker's topics
     are the runtime's own); what was done, or None."""
@@ -202,14 +217,16 @@ def main(argv: list[str]) -> int:
     source = args.source or outputs.get("TopicName", "")
     if args.target and not args.dry_run and (created := ensure_target_topic(bootstrap, source, args.target)):
         print(created, flush=True)
-    print(
-        f"execution {request['runId']} of {outputs[MACHINE_OUTPUT]}\ninput {json.dumps(request)}", flush=True
+    name = free_execution_name(
+        aws.client("stepfunctions", endpoint), outputs[MACHINE_OUTPUT], request["runId"]
     )
+    print(f"execution {name} of {outputs[MACHINE_OUTPUT]}\ninput {json.dumps(request)}", flush=True)
     run = run_replay(
         endpoint,
         outputs[MACHINE_OUTPUT],
         outputs[BUCKET_OUTPUT],
         request,
+        execution_name=name,
         progress=lambda state: print(f"  {state}", flush=True),
     )
     if run.report_markdown is not None:

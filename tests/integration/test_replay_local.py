@@ -22,7 +22,7 @@ from confluent_kafka import Producer
 from local import aws, lambda_invoke
 from local.cloudwatch_logs import LogShipper
 from local.functions import REPO
-from local.replay import ReplayRun, compare_topics, run_replay
+from local.replay import ReplayRun, compare_topics, free_execution_name, run_replay
 from local.root_stack import state_machine_functions
 from local.step_functions import definition_text
 from local.topic_end import read_to_end
@@ -227,8 +227,11 @@ def test_the_same_run_id_twice_writes_once(
     # Step Functions itself refuses a second execution of that name
     with pytest.raises(ClientError, match="ExecutionAlreadyExists"):
         local_replay.run(request)
-    # under another execution name, the run sees its report and ends without producing
-    again = local_replay.run(request, execution_name=f"{request['runId']}-again")
+    # under another execution name (what make replay picks), the run sees its report and ends at once
+    sfn = aws.client("stepfunctions", local_replay.endpoint)
+    name = free_execution_name(sfn, local_replay.machine_arn, request["runId"])
+    assert name == f"{request['runId']}-2"
+    again = local_replay.run(request, execution_name=name)
     assert again.execution.status == "SUCCEEDED", (again.execution.error, again.execution.cause)
     assert again.execution.entered == ["Scope", "AlreadyComplete", "Done"]
     assert compare_topics(local_replay.bootstrap, topic, target).target_records == 60
