@@ -16,6 +16,9 @@ from typing import Annotated, Any
 import msgspec
 
 RUN_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+# Every state of the replay carries the request, and Step Functions fails a run whose state input or output
+# exceeds 262,144 bytes (States.DataLimitExceeded): the request keeps well under it.
+MAX_REQUEST_BYTES = 64 * 1024
 _EPOCH_MILLIS = re.compile(r"^-?[0-9]+$")
 
 
@@ -137,6 +140,13 @@ def parse_request(raw: Any, default_topic: str = "") -> ReplayRequest:
     request names no sourceTopic. Raises ReplayRequestError naming the bad field."""
     if not isinstance(raw, dict):
         raise ReplayRequestError(f"the request must be a JSON object, not {type(raw).__name__}")
+    size = len(msgspec.json.encode(raw))
+    if size > MAX_REQUEST_BYTES:
+        raise ReplayRequestError(
+            f"invalid replay request: {size} bytes of JSON, more than {MAX_REQUEST_BYTES} (every state of "
+            "the replay carries the request and Step Functions limits a state's input to 256 KiB): replay "
+            "fewer keys or groups per run"
+        )
     try:
         request = msgspec.convert(raw, ReplayRequest)
     except msgspec.ValidationError as error:

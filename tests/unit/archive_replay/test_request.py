@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from replay_request import PartitionMode, ReplayRequestError, parse_request
+from replay_request import MAX_REQUEST_BYTES, PartitionMode, ReplayRequestError, parse_request
 from replay_settings import ReplaySettings
 
 VALID: dict[str, Any] = {"runId": "restore-1", "from": 1_795_000_000_000, "to": 1_795_003_600_000}
@@ -90,6 +90,15 @@ def test_no_topic_anywhere_is_an_error() -> None:
 def test_not_an_object() -> None:
     with pytest.raises(ReplayRequestError, match="JSON object"):
         parse_request(["runId"], default_topic="orders")
+
+
+def test_a_request_too_large_for_step_functions_states_is_refused() -> None:
+    keys = [f"device-{index:06d}" for index in range(MAX_REQUEST_BYTES // 16)]
+    fits = parse_request(VALID | {"keys": keys[: len(keys) // 2]}, default_topic="orders")
+    assert fits.key_filter() is not None
+
+    with pytest.raises(ReplayRequestError, match=f"more than {MAX_REQUEST_BYTES}"):
+        parse_request(VALID | {"keys": keys}, default_topic="orders")
 
 
 def test_settings_cap_the_requested_rates() -> None:
