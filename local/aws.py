@@ -8,6 +8,9 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -95,6 +98,34 @@ def running_moto() -> Iterator[str]:
             os.environ.pop("MOTO_PORT", None)
         else:
             os.environ["MOTO_PORT"] = previous_port
+
+
+@contextmanager
+def moto_in_another_process() -> Iterator[str]:
+    """Yield the endpoint URL of a moto server in a process of its own (for measurements: its request
+    handling then takes none of this process's CPU); no Step Functions interpreter, no routing to local
+    functions (those need the server in this process). Stopped afterwards."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"moto's server did not start on port {port}") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _route_put_composite_alarm() -> None:
