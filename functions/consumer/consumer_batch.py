@@ -1,5 +1,5 @@
-"""One MSK batch through Powertools' BatchProcessor: decode each record, call process_record, report the
-failed ones (partial batch response) and emit the batch's metrics.
+"""One MSK batch through Powertools' BatchProcessor (KafkaBatchProcessor, its loop made tight): decode each
+record, call process_record, report the failed ones (partial batch response) and emit the batch's metrics.
 
 Each record exists in one form: the processor hands the handler the event's dict; the handler decodes it
 once into the layer's KafkaRecord (headers decoded when first read), and the value, process_record and the
@@ -135,7 +135,7 @@ def _emit_metrics(records: int, failed: int, value_bytes: int, lag_ms: int) -> N
 
 
 def handle_batch(
-    event: dict[str, Any], context: Any, processor: BatchProcessor, settings: ConsumerSettings
+    event: dict[str, Any], context: Any, processor: KafkaBatchProcessor, settings: ConsumerSettings
 ) -> dict[str, Any]:
     """Process every record of the event; return Lambda's partial batch response.
 
