@@ -33,19 +33,32 @@ class OffsetTranslationError(RuntimeError):
     """A group's offsets could not be read from the source or committed on the target."""
 
 
-def source_group_offsets(admin: AdminClient, group: str, topic: str) -> dict[int, int]:
-    """The group's committed offsets on `topic` ({source partition: offset}), read from the source."""
-    (future,) = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values()
+def source_group_offsets(admin: AdminClient, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    """The group's committed offsets on these partitions of `topic` ({source partition: offset}), read from
+    the source. The partitions are named explicitly: asked for all of a group's offsets, Kafka leaves out
+    the topics the caller may not describe without an error; asked for these, it answers each with its
+    error. A partition without a committed offset is left out."""
+    request = ConsumerGroupTopicPartitions(
+        group, [TopicPartition(topic, partition) for partition in partitions]
+    )
+    (future,) = admin.list_consumer_group_offsets([request]).values()
     try:
         answer = future.result(preflight.ADMIN_TIMEOUT_SECONDS)
     except Exception as error:
         raise OffsetTranslationError(
             f"cannot read the committed offsets of group {group}: {error}"
         ) from error
+    refused = [entry for entry in answer.topic_partitions or () if entry.error is not None]
+    if refused:
+        raise OffsetTranslationError(
+            f"cannot read the committed offsets of group {group} on {topic}[{refused[0].partition}]: "
+            f"{refused[0].error} (the function needs kafka-cluster:DescribeTopic on the source topic and "
+            "DescribeGroup on the group)"
+        )
     return {
         entry.partition: entry.offset
         for entry in answer.topic_partitions or ()
-        if entry.topic == topic and entry.offset >= 0 and entry.error is None
+        if entry.topic == topic and entry.offset >= 0
     }
 
 
@@ -77,7 +90,9 @@ def target_commit(segments: list[Segment], committed: dict[int, int], end_after:
     return min(unread, default=end_after)
 
 
-def _groups(request: ReplayRequest, settings: ReplaySettings) -> dict[str, dict[int, int]]:
+def _groups(
+    request: ReplayRequest, settings: ReplaySettings, source_partitions: list[int]
+) -> dict[str, dict[int, int]]:
     groups = {
         group: {int(partition): offset for partition, offset in offsets.items()}
         for group, offsets in (request.group_offsets or {}).items()
@@ -85,7 +100,8 @@ def _groups(request: ReplayRequest, settings: ReplaySettings) -> dict[str, dict[
     if request.consumer_groups:
         admin = AdminClient(client_config(settings.source_cluster()))
         for group in request.consumer_groups:
-            groups.setdefault(group, {}).update(source_group_offsets(admin, group, request.topic))
+            offsets = source_group_offsets(admin, group, request.topic, source_partitions)
+            groups.setdefault(group, {}).update(offsets)
     return groups
 
 
@@ -118,7 +134,10 @@ def run_translate(event: dict[str, Any], context: Any, settings: ReplaySettings)
         end_after[target] = int(row["endOffsetAfter"])
     admin = preflight.admin_client(settings)
     result: dict[str, Any] = {}
-    for group, committed in _groups(request, settings).items():
+    source_partitions = sorted(
+        {segment[0] for target_segments in segments.values() for segment in target_segments}
+    )
+    for group, committed in _groups(request, settings, source_partitions).items():
         translated: dict[str, Any] = {}
         for source_partition, offset in sorted(committed.items()):
             found = [
@@ -148,6 +167,7 @@ def run_translate(event: dict[str, Any], context: Any, settings: ReplaySettings)
             "sourcePartitions": translated,
             "targetOffsets": {str(target): offset for target, offset in sorted(commits.items())},
             "applied": bool(request.apply_group_offsets and commits),
+            "committedOnReplayedPartitions": len(committed),
         }
     document = {"runId": run_id, "sourceTopic": request.topic, "targetTopic": topic, "groups": result}
     run_storage.put_json(bucket, run_storage.offsets_key(run_id), document)
