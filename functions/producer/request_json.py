@@ -142,11 +142,18 @@ def decode_body(text: str) -> RecordBatch | Any:
     """The body as a RecordBatch when it is valid; else, for the request model to name the problems, the
     parsed body (`parse_body`, which raises InvalidBodyError for what is not strict JSON)."""
     parsed = parse_body(text)
+    if type(parsed) is not dict:  # Powertools would validate a list's first element as the body
+        raise InvalidBodyError([BodyProblem((), f"the body must be a JSON object, not {_json_type(parsed)}")])
     try:
         records = msgspec.convert(parsed, _Body).records
     except msgspec.ValidationError:
         return parsed
     return RecordBatch(outgoing_records(records))
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
 
 
 def _syntax_problem(text: str) -> BodyProblem:

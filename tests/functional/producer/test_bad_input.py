@@ -177,3 +177,22 @@ def test_the_gateway_model_refuses_a_nul_in_a_header_name_as_the_function_does(
     ]:
         assert gateway.is_valid(json.loads(body)) == accepted
         assert (_post(handler, body)[0] == 200) == accepted
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ('[{"records":[{"value":1}]}]', "an array"),  # Powertools would have validated the first element
+        ('"records"', "a string"),
+        ("42", "a number"),
+        ("null", "null"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_gets_400_and_produces_nothing(
+    handler: Any, monkeypatch: pytest.MonkeyPatch, body: str, named: str
+) -> None:
+    fake = use_producer(monkeypatch, ScriptedProducer(lambda index: None))
+    status, answer = _post(handler, body)
+    assert status == 400, answer
+    assert answer["errors"] == [{"field": "body", "message": f"the body must be a JSON object, not {named}"}]
+    assert fake.produced == []
