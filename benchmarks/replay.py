@@ -174,7 +174,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one sequence: start, plan, 
 
         bare = Producer({"bootstrap.servers": bootstrap} | writing.PRODUCER_SETTINGS)
         baseline_run = bare_producer(bare, baseline_topic, records)
-        subject, baseline = compare(one_worker, baseline_run, rounds=5)
+        subject, baseline = compare(one_worker, baseline_run, rounds=9)
         fixed = statistics.median(_end_offset_seconds(writing, settings, run_id, target) for _ in range(3))
         report = profile(one_worker, top=25) if "--profile" in argv else ""
     size = sum(len(r.value or b"") + len(r.key or b"") for r in records) / len(records)

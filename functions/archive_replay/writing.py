@@ -38,8 +38,12 @@ from streaming_common.kafka_codec import KafkaRecord
 from streaming_common.kafka_config import client_config
 from streaming_common.observability import logger, metrics
 
-CHUNK_RECORDS = 10_000
-CHUNK_BYTES = 16 * 1024 * 1024
+# A chunk ends in a flush (the producer's pipeline drains) and a checkpoint: big enough that the drains cost
+# little (10,000 records a chunk wrote 30% slower than 50,000 in make bench), small enough to flush well
+# within STOP_WHEN_LEFT_MS on any link to the cluster (64 MiB) and to stay under librdkafka's default
+# queue.buffering.max.messages (100,000).
+CHUNK_RECORDS = 50_000
+CHUNK_BYTES = 64 * 1024 * 1024
 CHUNK_SECONDS = 10  # a rate-limited chunk holds at most this many seconds of records
 STOP_WHEN_LEFT_MS = 60_000
 FLUSH_TIMEOUT_SECONDS = 60.0
