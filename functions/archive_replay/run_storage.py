@@ -8,7 +8,7 @@ runs/<runId>/
   manifests/<partition>.msgpack                 merge: a partition's plan, sorted by offset, deduplicated
   manifests/<partition>.summary.json            merge: its summary
   rejected/<sha256(objectKey)>.ndjson           scan: lines that are not archive lines
-  plan.json, checkpoints/<t>.json, offset-map/<t>.json, report.json, report.md, offsets.json
+  plan.json, checkpoints/<t>.json, verify/<t>.json, offset-map/<t>.json, report.json, report.md, offsets.json
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ def offsets_key(run_id: str) -> str:
     return f"{run_prefix(run_id)}offsets.json"
 
 
-def scan_results_prefix(run_id: str) -> str:
-    """Where the Distributed Map's ResultWriter puts the scan results."""
-    return f"{run_prefix(run_id)}scan-results"
+def verified_partition_key(run_id: str, target_partition: int) -> str:
+    """Verify's result for one target partition (a verify that runs short of time resumes from these)."""
+    return f"{run_prefix(run_id)}verify/{target_partition}.json"
 
 
 # ---------------------------------------------------------------- reading and writing objects

@@ -9,11 +9,17 @@ matched in order; the source-to-target offset map (runs/<id>/offset-map/<t>.json
 report.json and report.md, whose totals line reads `replayed N of M records to <topic>, identical K`.
 
 A dry run reports the plan only: what would be produced, nothing read from the target.
+
+Verify resumes like write: each target partition's result is stored (runs/<id>/verify/<t>.json) with what it
+was computed from (dry run or not, the planned count, the writer's checkpoint); with less than a minute of
+the invocation left before a partition, it answers done=false and the state machine calls it again, which
+reuses the stored results that still hold (same basis, and every planned record found) and verifies the
+rest. One partition is verified within one call: the plan and the target read back once each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import preflight
@@ -114,12 +120,9 @@ def compare(
 
 
 def _verify_partition(
-    settings: ReplaySettings, bucket: str, plan: dict[str, Any], target: int, dry_run: bool
+    settings: ReplaySettings, plan: dict[str, Any], target: int, dry_run: bool, checkpoint: writing.Checkpoint
 ) -> dict[str, Any]:
-    run_id, topic = plan["runId"], plan["targetTopic"]
-    checkpoint = None if dry_run else writing.load_checkpoint(bucket, run_id, target)
-    if checkpoint is None:
-        checkpoint = writing.Checkpoint(0, 0, 0, 0)
+    bucket, run_id, topic = settings.replay_bucket_name, plan["runId"], plan["targetTopic"]
     check = PartitionCheck(checkpoint.next_index)
     planned = check.count(writing.planned_records(bucket, plan, target))
     row: dict[str, Any] = {"targetPartition": target}
@@ -155,6 +158,51 @@ def _verify_partition(
         "planHash": check.digest.hex(),
     }
     return row
+
+
+def _basis(
+    plan: dict[str, Any], target: int, dry_run: bool, checkpoint: writing.Checkpoint
+) -> dict[str, Any]:
+    """What a partition's result was computed from: it holds while none of this changes."""
+    return {
+        "dryRun": dry_run,
+        "planned": plan.get("planned", {}).get(str(target)),
+        "checkpoint": None if dry_run else checkpoint.to_json(),
+    }
+
+
+def _stored_row(bucket: str, run_id: str, target: int, basis: dict[str, Any]) -> dict[str, Any] | None:
+    """A partition's result stored by an earlier call of this verify, when it still holds: the same basis,
+    and (for a real run) every planned record found; None otherwise (the partition is verified again)."""
+    stored = run_storage.find_json(bucket, run_storage.verified_partition_key(run_id, target))
+    if stored is None or stored.get("basis") != basis:
+        return None
+    row: dict[str, Any] = stored["row"]
+    if basis["dryRun"] or row.get("identical") == row.get("planned") == row.get("produced"):
+        return row
+    return None
+
+
+def _partition_rows(
+    settings: ReplaySettings, plan: dict[str, Any], dry_run: bool, time_left_ms: Callable[[], int]
+) -> list[dict[str, Any]] | None:
+    """Every target partition's result (stored ones reused); None when time ran short before the last."""
+    bucket, run_id = settings.replay_bucket_name, plan["runId"]
+    rows = []
+    for target in plan["targetPartitions"]:
+        checkpoint = None if dry_run else writing.load_checkpoint(bucket, run_id, target)
+        if checkpoint is None:
+            checkpoint = writing.Checkpoint(0, 0, 0, 0)
+        basis = _basis(plan, target, dry_run, checkpoint)
+        row = _stored_row(bucket, run_id, target, basis)
+        if row is None:
+            if time_left_ms() < writing.STOP_WHEN_LEFT_MS:
+                return None
+            row = _verify_partition(settings, plan, target, dry_run, checkpoint)
+            key = run_storage.verified_partition_key(run_id, target)
+            run_storage.put_json(bucket, key, {"basis": basis, "row": row})
+        rows.append(row)
+    return rows
 
 
 def _source_rows(bucket: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -239,13 +287,17 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def run_verify(event: dict[str, Any], context: Any, settings: ReplaySettings) -> dict[str, Any]:
-    """Write report.json, report.md and the offset maps; a small summary. Raises ReplayIncomplete (after
-    writing the report) when a planned record is not on the target byte for byte."""
+    """Verify the target partitions not verified yet; when all are, write report.json, report.md and the
+    offset maps and answer a small summary with done=true. With less than a minute left before a partition,
+    answer done=false (the next call goes on). Raises ReplayIncomplete (after writing the report) when a
+    planned record is not on the target byte for byte."""
     request = parse_request(event["request"], settings.source_topic)
     dry_run = bool(event.get("dryRun", request.dry_run))
     bucket = settings.replay_bucket_name
     plan = preflight.load_plan(bucket, request.run_id)
-    rows = [_verify_partition(settings, bucket, plan, target, dry_run) for target in plan["targetPartitions"]]
+    rows = _partition_rows(settings, plan, dry_run, context.get_remaining_time_in_millis)
+    if rows is None:
+        return {"runId": request.run_id, "dryRun": dry_run, "done": False}
     sources = _source_rows(bucket, plan)
     totals = {
         name: sum(int(row.get(name) or 0) for row in rows)
@@ -275,6 +327,7 @@ def run_verify(event: dict[str, Any], context: Any, settings: ReplaySettings) ->
     return {
         "runId": request.run_id,
         "dryRun": dry_run,
+        "done": True,
         "line": report["line"],
         "reportKey": run_storage.report_key(request.run_id),
         **{name: totals[name] for name in ("planned", "produced", "identical")},

@@ -118,6 +118,44 @@ def test_short_of_time_stops_and_goes_on(
     assert [content(record) for record in kafka_replay.read(target, 0)] == [content(r) for r in records]
 
 
+def test_verify_short_of_time_stops_and_goes_on_from_its_partition_results(
+    kafka_replay: KafkaReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = f"orders-{hours_ago(0)}", kafka_replay.topic("verify-loop", 2)
+    records = [record._replace(partition=record.offset % 2) for record in _records(source, 20)]
+    kafka_replay.world.archive(records)
+    request = kafka_replay.request("verify-loop", source, target)
+    kafka_replay.world.plan(request)
+    run = {"runId": "verify-loop", "request": request}
+    assert kafka_replay.step("preflight", **run)["targetPartitions"] == [0, 1]
+    kafka_replay.write_all(request, [0, 1])
+    verified: list[int] = []
+    real_verify = verification._verify_partition
+
+    def counted(*args: Any) -> dict[str, Any]:
+        verified.append(args[2])
+        return real_verify(*args)
+
+    monkeypatch.setattr(verification, "_verify_partition", counted)
+
+    first = kafka_replay.step("verify", ShrinkingContext([120_000, 59_999]), **run)
+
+    assert first == {"runId": "verify-loop", "dryRun": False, "done": False}
+    assert verified == [0]
+    assert not kafka_replay.world.keys("runs/verify-loop/report", bucket=REPLAY_BUCKET)
+    second = kafka_replay.step("verify", ShrinkingContext([120_000]), **run)
+    assert second["done"] is True
+    assert second["line"] == f"replayed 20 of 20 records to {target}, identical 20"
+    assert verified == [0, 1]  # partition 0's result reused
+    assert kafka_replay.run_file("verify-loop", "report.json")["complete"] is True
+
+    checkpoint_key = run_storage.checkpoint_key("verify-loop", 1)
+    checkpoint = kafka_replay.run_file("verify-loop", "checkpoints/1.json") | {"foreignRecords": 1}
+    run_storage.put_json(REPLAY_BUCKET, checkpoint_key, checkpoint)  # a changed basis: verified again
+    assert kafka_replay.step("verify", **run)["done"] is True
+    assert verified == [0, 1, 1]
+
+
 def test_same_run_id_twice_produces_nothing(kafka_replay: KafkaReplay) -> None:
     source, target = f"orders-{hours_ago(0)}", kafka_replay.topic("twice", 1)
     kafka_replay.world.archive(_records(source, 30))
