@@ -22,7 +22,6 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
-from pydantic import model_validator
 
 from process_record import process_record
 from streaming_common.batch_response import settle
@@ -31,7 +30,7 @@ from streaming_common.observability import logger, metrics
 from streaming_common.settings import KafkaEventSourceSettings
 
 
-class ConsumerSettings(KafkaEventSourceSettings):
+class ConsumerSettings(KafkaEventSourceSettings, frozen=True, kw_only=True):
     """VALUE_FORMAT (JSON, AVRO or PROTOBUF) and, for the last two, VALUE_SCHEMA: the Avro schema text or
     `file:<path in the function package>`, or the Protobuf message class as `module:Class`."""
 
@@ -39,11 +38,11 @@ class ConsumerSettings(KafkaEventSourceSettings):
     value_schema: str | None = None
     value_schema_wire_format: Literal["CONFLUENT"] | None = None
 
-    @model_validator(mode="after")
-    def _schema_for_binary_formats(self) -> ConsumerSettings:
+    def __post_init__(self) -> None:
+        """AVRO and PROTOBUF need their schema."""
+        super().__post_init__()
         if self.value_format != "JSON" and not self.value_schema:
             raise ValueError(f"VALUE_FORMAT={self.value_format} needs VALUE_SCHEMA")
-        return self
 
 
 _JSON = json.JSONDecoder()

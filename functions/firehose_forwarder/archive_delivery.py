@@ -50,7 +50,7 @@ PERMANENT_CALL_ERRORS = frozenset(
 )
 
 
-class ForwarderSettings(KafkaEventSourceSettings):
+class ForwarderSettings(KafkaEventSourceSettings, frozen=True, kw_only=True):
     """DELIVERY_STREAM_NAME and ARCHIVE_BUCKET_NAME (for lines over the Firehose record limit)."""
 
     delivery_stream_name: str

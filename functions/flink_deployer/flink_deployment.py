@@ -25,11 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
+import msgspec
 from botocore.exceptions import ClientError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
-from pydantic import Field
 
 from streaming_common.aws_clients import client
 from streaming_common.observability import logger
@@ -41,14 +41,14 @@ RUN_RESOURCE = "Custom::FlinkApplicationRun"
 REASON_LIMIT = 256
 
 
-class DeployerSettings(FunctionSettings):
+class DeployerSettings(FunctionSettings, frozen=True, kw_only=True):
     """APPLICATION_ZIP: the application's zip (by default the one packaged beside this module);
     POLL_SECONDS: the pause between two status checks; REPLY_RESERVE_SECONDS: the part of the invocation
     kept to answer CloudFormation after the last check."""
 
     application_zip: Path = Path(__file__).with_name("application.zip")
-    poll_seconds: float = Field(default=10.0, gt=0)
-    reply_reserve_seconds: float = Field(default=30.0, ge=0)
+    poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    reply_reserve_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
 
 
 class DeploymentError(RuntimeError):

@@ -13,7 +13,7 @@ from streaming_common.kafka_config import client_config
 from streaming_common.settings import KafkaSettings
 
 
-class ProducerSettings(KafkaSettings):
+class ProducerSettings(KafkaSettings, frozen=True, kw_only=True):
     """ALLOWED_TOPICS (comma-separated), PRODUCE_TIMEOUT_MS (how long a request waits for its delivery
     reports; keep it well inside the function timeout) and RETRY_AFTER_SECONDS (for 503 answers)."""
 

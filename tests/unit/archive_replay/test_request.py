@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from replay_request import MAX_REQUEST_BYTES, PartitionMode, ReplayRequestError, parse_request
@@ -118,5 +119,5 @@ def test_settings_cap_the_requested_rates() -> None:
 def test_source_cluster_defaults_to_the_target() -> None:
     target = ReplaySettings(archive_bucket_name="a", replay_bucket_name="r", kafka_bootstrap_servers="t:9092")
     assert target.source_cluster() is target
-    source = target.model_copy(update={"source_bootstrap_servers": "s:9092"}).source_cluster()
+    source = msgspec.structs.replace(target, source_bootstrap_servers="s:9092").source_cluster()
     assert (source.kafka_bootstrap_servers, source.cluster_arn) == ("s:9092", None)
