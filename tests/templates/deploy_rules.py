@@ -52,6 +52,8 @@ from tests.templates.scenarios import EXISTING_CLUSTER, EXISTING_VPC, SCRAM_SECR
 from tests.templates.state_machines import (
     CHILD_EXECUTIONS,
     FOLLOW_EXECUTIONS,
+    LABELLED_CHILD_ACTIONS,
+    LAMBDA_SERVICE_ERRORS,
     LOG_DELIVERY_ACTIONS,
     READER_ACTIONS,
     S3_WRITE,
@@ -61,14 +63,19 @@ from tests.templates.state_machines import (
     Grants,
     Machine,
     asl_validator_problems,
+    back_edge,
     bucket_key,
+    deciding_retrier,
     function_arn,
+    is_inline_map,
     lambda_target,
     longest_timeout,
     machines,
     moto_parser_problem,
+    result_writer_of,
     role_grants,
     stack_function,
+    state_lists,
     states,
 )
 
@@ -1641,15 +1648,8 @@ def state_machine_definitions_valid(template: TemplateUnderTest) -> list[str]:
 def _inline_map_problems(machine: Machine) -> list[str]:
     problems = []
     for path, state in states(machine.definition or {}):
-        processor = state.get("ItemProcessor") or state.get("Iterator") or {}
-        inline = processor.get("ProcessorConfig", {}).get("Mode", "INLINE") == "INLINE"
         concurrency = state.get("MaxConcurrency")
-        if (
-            state.get("Type") == "Map"
-            and inline
-            and isinstance(concurrency, int)
-            and concurrency > INLINE_MAP
-        ):
+        if is_inline_map(state) and isinstance(concurrency, int) and concurrency > INLINE_MAP:
             problems.append(
                 f"{path}: MaxConcurrency {concurrency}: an inline Map runs at most {INLINE_MAP} iterations"
             )
@@ -1658,7 +1658,8 @@ def _inline_map_problems(machine: Machine) -> list[str]:
 
 def distributed_maps_have_their_rights(template: TemplateUnderTest) -> list[str]:
     """distributed-maps-have-their-rights: the role of a state machine with a Distributed Map may start
-    executions of the machine itself (the map's children) and describe them; its ItemReader may read the
+    executions of the machine itself (the map's children) and describe them; the map has a Label, and the
+    role may describe, stop and redrive its children (<machine>/<Label>:<id>); its ItemReader may read the
     object (s3:getObject: s3:GetObject; a key from a path: some object outside the ResultWriter's prefix) or
     list the bucket (s3:listObjectsV2: s3:ListBucket); its ResultWriter
     may write under its prefix (s3:PutObject, s3:GetObject, s3:ListMultipartUploadParts,
@@ -1690,6 +1691,10 @@ def _distributed_map_problems(
     problems = []
     executions = machine.arn.replace(":stateMachine:", ":execution:")
     needed = [(CHILD_EXECUTIONS, machine.arn), (FOLLOW_EXECUTIONS, f"{executions}:child")]
+    if "Label" in state:
+        needed.append((LABELLED_CHILD_ACTIONS, f"{executions}/{state['Label']}:child"))
+    else:
+        problems.append("it has no Label (its children are <machine>/<Label>:<id>, which the role names)")
     writer = state.get("ResultWriter") or {}
     parameters = writer.get("Parameters") or writer.get("Arguments") or {}
     written = ""
@@ -1728,6 +1733,65 @@ def _granted_object(grants: Grants, action: str, bucket: str, written: str) -> s
             if resource.startswith(f"arn:aws:s3:::{bucket}/") and outside and grants.allows(action, example):
                 return example
     return f"arn:aws:s3:::{bucket}/*"
+
+
+# Step Functions quotas: a Standard execution's history holds 25,000 events; inline Map iterations are
+# written into it ("Map state processing modes": use Distributed mode when the history may exceed it).
+HISTORY_EVENTS = 25_000
+
+
+def inline_maps_are_bounded(template: TemplateUnderTest) -> list[str]:
+    """inline-maps-are-bounded: an inline Map writes every state of every iteration into the execution's
+    history (25,000 events for a Standard workflow, and an execution over it fails and cannot be redriven),
+    so its iterations x states must be bounded by the definition: no loop in its iterator (a Choice or Next
+    back to an earlier state), and no items from a Task, Map or Parallel state's result (as many as a
+    function answers at run time). Such maps are Distributed Maps, whose children are executions of their
+    own."""
+    messages = []
+    for _, found in _state_machine_stacks(template):
+        for machine in found:
+            for prefix, listed in state_lists(machine.definition or {}):
+                for name, state in listed.items():
+                    if not isinstance(state, dict) or not is_inline_map(state):
+                        continue
+                    processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+                    loop = back_edge(processor)
+                    if loop:
+                        problem = f"its iterator loops ({loop[0]} -> {loop[1]}): use a Distributed Map"
+                        messages.append(template.message(machine.logical_id, f"{prefix}{name}: {problem}"))
+                    items = str(state.get("ItemsPath", "$"))
+                    writer = result_writer_of(listed, items)
+                    if writer:
+                        problem = (
+                            f"its items ({items}) come from {writer}'s result, unbounded in the "
+                            f"{HISTORY_EVENTS:,}-event history: use a Distributed Map"
+                        )
+                        messages.append(template.message(machine.logical_id, f"{prefix}{name}: {problem}"))
+    return sorted(set(messages))
+
+
+def lambda_tasks_retry_service_errors(template: TemplateUnderTest) -> list[str]:
+    """lambda-tasks-retry-service-errors: every Task that invokes Lambda retries each transient Lambda
+    service error AWS lists (Lambda.ClientExecutionTimeoutException, ServiceException, AWSLambdaException,
+    SdkClientException, and TooManyRequestsException): the retrier that decides for it (the first whose
+    ErrorEquals names it, States.TaskFailed or States.ALL) exists and has MaxAttempts above 0."""
+    messages = []
+    for _, found in _state_machine_stacks(template):
+        for machine in found:
+            for path, state in states(machine.definition or {}):
+                if lambda_target(state) is None:
+                    continue
+                for error in LAMBDA_SERVICE_ERRORS:
+                    retrier = deciding_retrier(state, error)
+                    if retrier is None:
+                        problem = f"no retrier retries {error}"
+                    elif int(retrier.get("MaxAttempts", 3)) < 1:
+                        names = ", ".join(retrier.get("ErrorEquals", []))
+                        problem = f"{error} meets a retrier with MaxAttempts 0 first ({names})"
+                    else:
+                        continue
+                    messages.append(template.message(machine.logical_id, f"{path}: {problem}"))
+    return sorted(set(messages))
 
 
 def lambda_task_timeouts_cover_the_function(template: TemplateUnderTest) -> list[str]:
@@ -1857,6 +1921,8 @@ RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "dashboard-bodies-cloudwatch-accepts": dashboard_bodies_cloudwatch_accepts,
     "state-machine-definitions-valid": state_machine_definitions_valid,
     "distributed-maps-have-their-rights": distributed_maps_have_their_rights,
+    "inline-maps-are-bounded": inline_maps_are_bounded,
+    "lambda-tasks-retry-service-errors": lambda_tasks_retry_service_errors,
     "lambda-task-timeouts-cover-the-function": lambda_task_timeouts_cover_the_function,
     "state-machine-tasks-invoke-own-functions": state_machine_tasks_invoke_own_functions,
     "state-machine-role-can-log-and-trace": state_machine_role_can_log_and_trace,

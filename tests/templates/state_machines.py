@@ -1,6 +1,7 @@
 """State machines as Step Functions receives them, and what AWS enforces about them at deploy or run time
 that the SAM transform, cfn-lint and checkov do not check. The deploy rules in tests/templates/deploy_rules.py
-(state-machine-definitions-valid, distributed-maps-have-their-rights, lambda-task-timeouts-cover-the-function,
+(state-machine-definitions-valid, distributed-maps-have-their-rights, inline-maps-are-bounded,
+lambda-tasks-retry-service-errors, lambda-task-timeouts-cover-the-function,
 state-machine-tasks-invoke-own-functions, state-machine-role-can-log-and-trace) are built on this module.
 
 A template's state machines are evaluated in one stack of it (tests/templates/deployment.py: parameters,
@@ -44,6 +45,9 @@ S3_WRITE = "arn:aws:states:::s3:putObject"
 # bucket), the ResultWriter writes the results with a multipart upload.
 CHILD_EXECUTIONS = ("states:StartExecution",)
 FOLLOW_EXECUTIONS = ("states:DescribeExecution",)
+# A map's children are executions named <machine>/<Label>:<id>; "Redriving Map Runs" (redrive-map-run.html):
+# redriving the parent redrives them (states:RedriveExecution on execution:<machine>/<Label>:*).
+LABELLED_CHILD_ACTIONS = ("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution")
 READER_ACTIONS = {S3_READ: ("s3:GetObject",), S3_LIST: ("s3:ListBucket",)}
 WRITER_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
 # "Using CloudWatch Logs to log execution history in Step Functions": the role's log delivery actions (they
@@ -115,6 +119,107 @@ def machines(stack: StackModel) -> list[Machine]:
             )
         )
     return found
+
+
+def state_lists(definition: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path prefix, States) of the definition and of every Map iterator and Parallel branch in it."""
+    listed = definition.get("States", {})
+    yield path, listed
+    for name, state in listed.items():
+        if not isinstance(state, dict):
+            continue
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if isinstance(processor, dict):
+            yield from state_lists(processor, f"{path}{name}/")
+        for index, branch in enumerate(state.get("Branches", [])):
+            yield from state_lists(branch, f"{path}{name}[{index}]/")
+
+
+def is_inline_map(state: dict[str, Any]) -> bool:
+    """Whether the state is a Map that runs its iterations inline (in the execution's own history)."""
+    processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+    mode = processor.get("ProcessorConfig", {}).get("Mode", "INLINE")
+    return state.get("Type") == "Map" and mode == "INLINE"
+
+
+def transitions(state: dict[str, Any]) -> list[str]:
+    """The names of the states a state can go to: Next, a Choice's rules and Default, its Catchers."""
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [choice.get("Next") for choice in state.get("Choices", [])]
+    targets += [catcher.get("Next") for catcher in state.get("Catch", [])]
+    return [str(target) for target in targets if target]
+
+
+def back_edge(machine: dict[str, Any]) -> tuple[str, str] | None:
+    """A transition (from, to) that closes a loop in `machine` (a definition or an iterator), else None."""
+    listed = machine.get("States", {})
+    on_path: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> tuple[str, str] | None:
+        on_path.append(name)
+        for target in transitions(listed.get(name, {})):
+            if target in on_path:
+                return name, target
+            if target in listed and target not in done:
+                found = visit(target)
+                if found:
+                    return found
+        on_path.pop()
+        done.add(name)
+        return None
+
+    start = machine.get("StartAt")
+    return visit(str(start)) if start in listed else None
+
+
+# The states whose result is work done at run time (as many items as a function or a map answers); a Pass
+# state's result is written in the definition.
+WORKING_STATES = ("Task", "Map", "Parallel")
+
+
+def _first_field(path: str) -> str:
+    return path.removeprefix("$").lstrip(".").split(".")[0].split("[")[0]
+
+
+def result_writer_of(listed: dict[str, Any], path: str) -> str | None:
+    """The name of a Task, Map or Parallel state of `listed` whose result lands where `path` ($.a.b) reads:
+    the states whose ResultPath names the path's first field decide; when none does, a state whose result
+    replaces the whole input (ResultPath $, the default) does."""
+    first = _first_field(path)
+    written = {
+        name: _first_field(str(state.get("ResultPath", "$")))
+        for name, state in listed.items()
+        if isinstance(state, dict) and not ("ResultPath" in state and state["ResultPath"] is None)
+    }
+    exact = [name for name, field in written.items() if first and field == first]
+    candidates = exact or [name for name, field in written.items() if not field or not first]
+    working = [name for name in candidates if listed[name].get("Type") in WORKING_STATES]
+    return working[0] if working else None
+
+
+# "Handle Lambda service exceptions"
+# (docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html): Lambda's transient
+# service errors to retry, and TooManyRequestsException when Lambda is at its concurrency.
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+# "Error handling in Step Functions": States.TaskFailed matches any error of a Task but States.Timeout.
+TASK_ERROR_WILDCARDS = ("States.ALL", "States.TaskFailed")
+
+
+def deciding_retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    """The retrier Step Functions uses for a Task's `error`: the first whose ErrorEquals names it or a
+    wildcard that matches it (retriers are tried in order), else None."""
+    for retrier in state.get("Retry", []):
+        names = retrier.get("ErrorEquals", [])
+        if error in names or any(name in names for name in TASK_ERROR_WILDCARDS):
+            return dict(retrier)
+    return None
 
 
 def states(definition: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:

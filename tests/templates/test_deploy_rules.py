@@ -176,10 +176,28 @@ def test_state_machine_definitions_valid(path: Path) -> None:
 def test_distributed_maps_have_their_rights(path: Path) -> None:
     """distributed-maps-have-their-rights. Source: Step Functions Developer Guide, "IAM policies for using
     Distributed Map states" (docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html):
-    states:StartExecution on the state machine, DescribeExecution on its executions, s3:GetObject or
+    states:StartExecution on the state machine, DescribeExecution on its executions; "Redriving Map Runs"
+    (RedriveExecution on <machine>/<Label>:*), s3:GetObject or
     s3:ListBucket for the ItemReader, s3:PutObject, GetObject, ListMultipartUploadParts and
     AbortMultipartUpload for the ResultWriter, the bucket's KMS key."""
     assert rules.distributed_maps_have_their_rights(template(path)) == []
+
+
+@each_template
+def test_inline_maps_are_bounded(path: Path) -> None:
+    """inline-maps-are-bounded. Sources: Step Functions Developer Guide, "Map state processing modes" (inline
+    iterations are events of the execution's history; Distributed mode for large or long ones) and "Step
+    Functions service quotas" (25,000 history events per Standard execution)."""
+    assert rules.inline_maps_are_bounded(template(path)) == []
+
+
+@each_template
+def test_lambda_tasks_retry_service_errors(path: Path) -> None:
+    """lambda-tasks-retry-service-errors. Source: Step Functions Developer Guide, "Handle Lambda service
+    exceptions" (docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html: retry
+    Lambda.ClientExecutionTimeoutException, ServiceException, AWSLambdaException, SdkClientException;
+    TooManyRequestsException when Lambda is at its concurrency) and "Error handling" (retriers in order)."""
+    assert rules.lambda_tasks_retry_service_errors(template(path)) == []
 
 
 @each_template

@@ -691,6 +691,12 @@ def without_statement(template: TemplateUnderTest, resource: str, sid: str) -> T
     return template
 
 
+def inline(state: dict[str, Any]) -> dict[str, Any]:
+    """A Map state's ItemProcessor in inline mode."""
+    processor: dict[str, Any] = state["ItemProcessor"]
+    return processor | {"ProcessorConfig": {"Mode": "INLINE"}}
+
+
 def test_the_replay_definition_is_checked_as_step_functions_receives_it() -> None:
     # The real template passes; its definition has states in a Distributed Map and in inline maps
     template = real(REPLAY)
@@ -698,6 +704,8 @@ def test_the_replay_definition_is_checked_as_step_functions_receives_it() -> Non
     paths = [path for path, _ in rules.states(machine_definition(template))]
     assert "ScanArchive/Scan" in paths
     assert "WritePartitions/PartitionDone" in paths
+    assert rules.inline_maps_are_bounded(template) == []
+    assert rules.lambda_tasks_retry_service_errors(template) == []
 
 
 @pytest.mark.parametrize(
@@ -718,7 +726,12 @@ def test_the_replay_definition_is_checked_as_step_functions_receives_it() -> Non
             lambda d: d["States"]["ScanArchive"].update(ToleratedFailurePercentage=0),
             "moto's ASL parser refuses",
         ),
-        (lambda d: d["States"]["WritePartitions"].update(MaxConcurrency=100), "at most 40 iterations"),
+        (
+            lambda d: d["States"]["WritePartitions"].update(
+                MaxConcurrency=100, ItemProcessor=inline(d["States"]["WritePartitions"])
+            ),
+            "at most 40 iterations",
+        ),
     ],
     ids=[
         "unknown-type",
@@ -756,6 +769,89 @@ def test_a_distributed_map_role_without_a_right_is_caught(resource: str, sid: st
     template = without_statement(real(REPLAY), resource, sid)
     messages = rules.distributed_maps_have_their_rights(template)
     assert reported(messages, MACHINE, "ScanArchive", MACHINE_ROLE, fragment), messages
+
+
+@pytest.mark.parametrize("label", ["MergeManifests", "WritePartitions"])
+def test_a_role_that_cannot_redrive_a_maps_children_is_caught(label: str) -> None:
+    # Given the role's redrive statement names only the scan's children
+    template = real(REPLAY)
+    redrive = statement(template.translated, MACHINE_ROLE, "RedriveTheDistributedMapChildren")
+    redrive["Resource"] = [r for r in redrive["Resource"] if label not in json.dumps(r)]
+    messages = rules.distributed_maps_have_their_rights(template)
+    assert reported(messages, label, "states:RedriveExecution", f"/{label}:child"), messages
+    assert not reported(messages, "ScanArchive")
+
+
+def test_a_distributed_map_without_a_label_is_caught() -> None:
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    definition["States"]["MergeManifests"].pop("Label")
+    messages = rules.distributed_maps_have_their_rights(with_definition(template, definition))
+    assert reported(messages, "MergeManifests", "has no Label"), messages
+
+
+# ------------------------------------------------------------------------------------ inline-maps-are-bounded
+def test_an_inline_map_over_a_task_result_is_caught() -> None:
+    # Given the merge map inline again: its items are FindPartitions' answer
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    merge = definition["States"]["MergeManifests"]
+    merge["ItemProcessor"] = inline(merge)
+    messages = rules.inline_maps_are_bounded(with_definition(template, definition))
+    assert reported(messages, "MergeManifests", "$.found.partitions", "FindPartitions"), messages
+    assert not reported(messages, "loops")
+
+
+def test_an_inline_map_whose_iterator_loops_is_caught() -> None:
+    # Given the writers' map inline again: each writer loops until its partition is done
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    writers = definition["States"]["WritePartitions"]
+    writers["ItemProcessor"] = inline(writers)
+    messages = rules.inline_maps_are_bounded(with_definition(template, definition))
+    assert reported(messages, "WritePartitions", "loops (PartitionDone -> Write)"), messages
+    assert reported(messages, "WritePartitions", "Preflight"), messages
+
+
+def test_an_inline_map_over_items_the_definition_holds_is_fine() -> None:
+    # Given an inline Map over a Pass state's result, its iterator without a loop
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    merge = definition["States"]["MergeManifests"]
+    merge["ItemProcessor"] = inline(merge)
+    merge["ItemsPath"] = "$.fixed.partitions"
+    definition["States"]["FixedPartitions"] = {
+        "Type": "Pass",
+        "Result": {"partitions": [0, 1, 2]},
+        "ResultPath": "$.fixed",
+        "Next": "MergeManifests",
+    }
+    definition["States"]["FindPartitions"]["ResultPath"] = "$.found"
+    definition["States"]["FindPartitions"]["Next"] = "FixedPartitions"
+    assert rules.inline_maps_are_bounded(with_definition(template, definition)) == []
+
+
+# ------------------------------------------------------------------------- lambda-tasks-retry-service-errors
+def test_a_lambda_task_without_a_service_error_retry_is_caught() -> None:
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    retry = definition["States"]["Preflight"]["Retry"]
+    retry[1]["ErrorEquals"].remove("Lambda.ClientExecutionTimeoutException")
+    retry.pop()  # and no States.TaskFailed retrier behind it
+    messages = rules.lambda_tasks_retry_service_errors(with_definition(template, definition))
+    missing = "no retrier retries Lambda.ClientExecutionTimeoutException"
+    assert reported(messages, "Preflight", missing), messages
+
+
+def test_a_service_error_stopped_by_an_earlier_retrier_is_caught() -> None:
+    # Given States.TaskFailed in the retrier that never retries, ahead of the Lambda errors' retrier
+    template = real(REPLAY)
+    definition = machine_definition(template)
+    write = definition["States"]["WritePartitions"]["ItemProcessor"]["States"]["Write"]
+    write["Retry"][0]["ErrorEquals"].append("States.TaskFailed")
+    messages = rules.lambda_tasks_retry_service_errors(with_definition(template, definition))
+    stopped = "Lambda.ServiceException meets a retrier with MaxAttempts 0"
+    assert reported(messages, "WritePartitions/Write", stopped), messages
 
 
 def test_a_result_writer_outside_the_granted_prefix_is_caught() -> None:
