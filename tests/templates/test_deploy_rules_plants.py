@@ -791,24 +791,25 @@ def test_a_distributed_map_without_a_label_is_caught() -> None:
 
 
 # ------------------------------------------------------------------------------------ inline-maps-are-bounded
-def test_an_inline_map_over_a_task_result_is_caught() -> None:
-    # Given the merge map inline again: its items are FindPartitions' answer
+def inline_again(map_state: str) -> list[str]:
+    """What inline-maps-are-bounded says of the replay with the Map state `map_state` inline."""
     template = real(REPLAY)
     definition = machine_definition(template)
-    merge = definition["States"]["MergeManifests"]
-    merge["ItemProcessor"] = inline(merge)
-    messages = rules.inline_maps_are_bounded(with_definition(template, definition))
+    state = definition["States"][map_state]
+    state["ItemProcessor"] = inline(state)
+    return rules.inline_maps_are_bounded(with_definition(template, definition))
+
+
+def test_an_inline_map_over_a_task_result_is_caught() -> None:
+    # Given the merge map inline again: its items are FindPartitions' answer
+    messages = inline_again("MergeManifests")
     assert reported(messages, "MergeManifests", "$.found.partitions", "FindPartitions"), messages
     assert not reported(messages, "loops")
 
 
 def test_an_inline_map_whose_iterator_loops_is_caught() -> None:
-    # Given the writers' map inline again: each writer loops until its partition is done
-    template = real(REPLAY)
-    definition = machine_definition(template)
-    writers = definition["States"]["WritePartitions"]
-    writers["ItemProcessor"] = inline(writers)
-    messages = rules.inline_maps_are_bounded(with_definition(template, definition))
+    # Given the writers' map inline again: each writer loops until done, over Preflight's list
+    messages = inline_again("WritePartitions")
     assert reported(messages, "WritePartitions", "loops (PartitionDone -> Write)"), messages
     assert reported(messages, "WritePartitions", "Preflight"), messages
 
