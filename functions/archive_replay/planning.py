@@ -434,7 +434,7 @@ def merge_partition(bucket: str, run_id: str, partition: int) -> PartitionSummar
     ranks = _object_ranks(bucket, run_id)
     object_names: dict[int, str] = {}
     summary = PartitionSummary(partition)
-    spool = replay_manifest.ManifestSpool()
+    upload = replay_manifest.ManifestUpload(bucket, run_storage.manifest_key(run_id, partition))
     try:
         with tempfile.TemporaryDirectory(prefix="replay-merge-") as directory:
             sources: list[tuple[int, Callable[[], Iterator[Entry]]]] = []
@@ -460,11 +460,11 @@ def merge_partition(bucket: str, run_id: str, partition: int) -> PartitionSummar
                 previous = entry
                 record = replay_manifest.planned_record(read_archive_line(line))
                 summary.add(record)
-                spool.write(record)
+                upload.write(record)
         summary.rejected_lines = _rejected_lines(bucket, run_id, partition)
-        spool.upload(bucket, run_storage.manifest_key(run_id, partition))
+        upload.finish()
     finally:
-        spool.close()
+        upload.close()
     run_storage.put_json(bucket, run_storage.summary_key(run_id, partition), summary.to_json())
     return summary
 

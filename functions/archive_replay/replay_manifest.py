@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import tempfile
 from collections.abc import Iterable, Iterator
 
 import msgspec
@@ -67,11 +66,12 @@ _ENCODER = msgspec.msgpack.Encoder()
 _FRAME_DECODER = msgspec.msgpack.Decoder(list[PlannedRecord])
 
 
-class ManifestSpool:
-    """Planned records framed into a temporary file (memory stays bounded), then uploaded to S3."""
+class ManifestUpload:
+    """Planned records framed and uploaded to `key` as they come (run_storage.StreamingUpload: memory holds
+    one part, nothing goes to /tmp); finish() stores the manifest, close() without it aborts."""
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by upload() or close()
+    def __init__(self, bucket: str, key: str) -> None:
+        self._upload = run_storage.StreamingUpload(bucket, key)
         self._frame: list[PlannedRecord] = []
         self._frame_bytes = 0
         self.records = 0
@@ -87,32 +87,30 @@ class ManifestSpool:
     def _flush_frame(self) -> None:
         if self._frame:
             body = _ENCODER.encode(self._frame)
-            self._file.write(len(body).to_bytes(_LENGTH_BYTES) + body)
+            self._upload.write(len(body).to_bytes(_LENGTH_BYTES) + body)
             self._frame.clear()
             self._frame_bytes = 0
 
-    def upload(self, bucket: str, key: str) -> None:
-        """Finish the file and store it at `key`."""
+    def finish(self) -> None:
+        """Store the manifest."""
         self._flush_frame()
-        self._file.seek(0)
-        run_storage.upload_file(self._file, bucket, key)
-        self.close()
+        self._upload.finish()
 
     def close(self) -> None:
-        """Drop the temporary file."""
-        self._file.close()
+        """Abort the upload unless it finished."""
+        self._upload.close()
 
 
 def write_manifest(bucket: str, key: str, records: Iterable[PlannedRecord]) -> int:
     """Store `records` as a manifest at `key`; the number of records."""
-    spool = ManifestSpool()
+    upload = ManifestUpload(bucket, key)
     try:
         for record in records:
-            spool.write(record)
-        spool.upload(bucket, key)
+            upload.write(record)
+        upload.finish()
     finally:
-        spool.close()
-    return spool.records
+        upload.close()
+    return upload.records
 
 
 def _frames(stream: io.BufferedIOBase, where: str) -> Iterator[list[PlannedRecord]]:

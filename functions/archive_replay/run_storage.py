@@ -20,7 +20,7 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -278,7 +278,7 @@ class NdjsonSpool:
         else:
             self._sink.close()
         self._file.seek(0)
-        upload_file(self._file, bucket, key)
+        _s3().upload_fileobj(self._file, bucket, key, ExtraArgs=_tagging(key))
         self.close()
 
     def close(self) -> None:
@@ -287,9 +287,54 @@ class NdjsonSpool:
         self._file.close()
 
 
-def upload_file(file: IO[bytes], bucket: str, key: str) -> None:
-    """Store a local file's content (from its current position) at `key` (multipart when it is large)."""
-    _s3().upload_fileobj(file, bucket, key, ExtraArgs=_tagging(key))
+class StreamingUpload:
+    """An object stored as its content is produced, in parts of PART_BYTES (multipart when it outgrows one
+    part, one PUT otherwise): memory holds one part and nothing goes to /tmp. close() without finish()
+    aborts the upload."""
+
+    PART_BYTES = 32 * 1024 * 1024  # S3 allows 10,000 parts: objects up to 320 GiB
+
+    def __init__(self, bucket: str, key: str) -> None:
+        self._target = {"Bucket": bucket, "Key": key}
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._finished = False
+
+    def write(self, data: bytes) -> None:
+        """Append `data`."""
+        self._buffer += data
+        if len(self._buffer) >= self.PART_BYTES:
+            self._send_part()
+
+    def _send_part(self) -> None:
+        if self._upload_id is None:
+            started = _s3().create_multipart_upload(**self._target, **_tagging(self._target["Key"]))
+            self._upload_id = started["UploadId"]
+        number = len(self._parts) + 1
+        sent = _s3().upload_part(
+            **self._target, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
+        )
+        self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
+        self._buffer.clear()
+
+    def finish(self) -> None:
+        """Store what was written."""
+        if self._upload_id is None:
+            _s3().put_object(**self._target, Body=bytes(self._buffer), **_tagging(self._target["Key"]))
+        else:
+            if self._buffer:
+                self._send_part()
+            _s3().complete_multipart_upload(
+                **self._target, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+            )
+        self._finished = True
+
+    def close(self) -> None:
+        """Abort the upload unless it finished."""
+        if not self._finished and self._upload_id is not None:
+            _s3().abort_multipart_upload(**self._target, UploadId=self._upload_id)
+        self._finished = True
 
 
 def write_gzip_ndjson(bucket: str, key: str, lines: Iterable[bytes]) -> int:
