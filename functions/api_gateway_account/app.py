@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from crhelper import CfnResource
-
 from account_role import RoleRequest, ensure_cloudwatch_role
+from streaming_common.custom_resource import CustomResource
 from streaming_common.observability import logger
 
-helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+helper = CustomResource()
 # Leave this much of the invocation to answer CloudFormation after the last attempt.
 ANSWER_MARGIN_MS = 20_000
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from crhelper import CfnResource
-
+from streaming_common.custom_resource import CustomResource
 from streaming_common.observability import logger
 from zone_choice import ZoneRequest, choose
 
-helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+helper = CustomResource()
 
 
 @helper.create

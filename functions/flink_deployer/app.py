@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from crhelper import CfnResource
-
 from flink_deployment import (
     CODE_RESOURCE,
     RUN_RESOURCE,
@@ -20,10 +18,11 @@ from flink_deployment import (
     stop_with_snapshot,
     upload_code,
 )
+from streaming_common.custom_resource import CustomResource
 from streaming_common.observability import logger
 from streaming_common.settings import load_settings
 
-helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+helper = CustomResource()
 
 
 def _seconds_left(context: Any, settings: DeployerSettings) -> SecondsLeft:

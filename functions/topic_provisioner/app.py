@@ -6,14 +6,14 @@ from functools import cache
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
-from crhelper import CfnResource
 
 import topic_admin
+from streaming_common.custom_resource import CustomResource
 from streaming_common.kafka_config import client_config
 from streaming_common.observability import logger
 from streaming_common.settings import KafkaSettings, load_settings
 
-helper = CfnResource(json_logging=True, log_level="INFO", boto_level="WARNING", sleep_on_delete=0)
+helper = CustomResource()
 
 
 @cache
