@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -47,6 +48,7 @@ CHUNK_BYTES = 64 * 1024 * 1024
 CHUNK_SECONDS = 10  # a rate-limited chunk holds at most this many seconds of records
 STOP_WHEN_LEFT_MS = 60_000
 FLUSH_TIMEOUT_SECONDS = 60.0
+SETTLE_POLL_SECONDS = 0.05
 KAFKA_TIMEOUT_SECONDS = 15.0
 READ_BATCH = 1000
 DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's own default
@@ -291,7 +293,7 @@ def _resume(
     return records if pending is None else itertools.chain([pending], records)
 
 
-def write_partition(
+def write_partition(  # noqa: PLR0915 - one loop: produce, settle, drain
     kafka: Producer,
     topic: str,
     target_partition: int,
@@ -303,11 +305,16 @@ def write_partition(
     save: Callable[[Checkpoint], None],
 ) -> Checkpoint:
     """Produce `records` (the plan from checkpoint.next_index) to `topic`[`target_partition`], chunk by
-    chunk, saving the checkpoint after each acknowledged chunk; stop early when time is short."""
+    chunk, saving the checkpoint after each acknowledged chunk; stop early when time is short.
+
+    Chunks are pipelined: while one is produced, the one before it is being acknowledged (the idempotent
+    producer reports a partition's deliveries in order), so the producer's pipeline drains only at the end.
+    At most two chunks are unacknowledged at once."""
     chunk_records, chunk_bytes = pacer.chunk_limits()
     produce = kafka.produce
-    acknowledged: list[int] = []
+    acknowledged: list[int] = []  # offsets of acknowledged records no checkpoint covers yet, in order
     failures: list[KafkaError] = []
+    unsettled: deque[int] = deque()  # record counts of the produced chunks no checkpoint covers yet
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
         if error is None:
@@ -315,13 +322,36 @@ def write_partition(
         else:
             failures.append(error)
 
+    def refuse(reason: str) -> WriteError:
+        return WriteError(
+            f"{topic}[{target_partition}]: records from plan index {checkpoint.next_index} were not "
+            f"acknowledged: {reason}"
+        )
+
+    def settle(behind: int) -> None:
+        """Checkpoint each acknowledged chunk in order, waiting until at most `behind` chunks are not."""
+        deadline = time.monotonic() + FLUSH_TIMEOUT_SECONDS
+        while True:
+            kafka.poll(0)
+            if failures:
+                raise refuse(failures[0].str())
+            while unsettled and len(acknowledged) >= unsettled[0]:
+                count = unsettled.popleft()
+                checkpoint.next_index += count
+                checkpoint.produced += count
+                checkpoint.produced_this_call += count
+                checkpoint.target_next_offset = acknowledged[count - 1] + 1
+                del acknowledged[:count]
+                save(checkpoint)
+            if len(unsettled) <= behind:
+                return
+            if time.monotonic() > deadline:
+                raise refuse(f"{sum(unsettled) - len(acknowledged)} records not acknowledged in time")
+            kafka.poll(SETTLE_POLL_SECONDS)
+
     exhausted = False
-    while not exhausted:
-        if time_left_ms() < STOP_WHEN_LEFT_MS:
-            save(checkpoint)
-            return checkpoint
+    while not exhausted and time_left_ms() >= STOP_WHEN_LEFT_MS:
         count = size = 0
-        acknowledged.clear()
         for record in records:
             while True:
                 try:
@@ -337,7 +367,7 @@ def write_partition(
                     )
                     break
                 except BufferError:
-                    kafka.poll(0.05)
+                    kafka.poll(SETTLE_POLL_SECONDS)
             count += 1
             size += record.size  # the bytes/s limit and BytesReplayed count key, value and header bytes
             if count >= chunk_records or size >= chunk_bytes:
@@ -345,20 +375,14 @@ def write_partition(
         else:
             exhausted = True
         if count:
-            remaining = kafka.flush(FLUSH_TIMEOUT_SECONDS)
-            if failures or remaining or len(acknowledged) != count:
-                reason = failures[0].str() if failures else f"{remaining} records not acknowledged in time"
-                raise WriteError(
-                    f"{topic}[{target_partition}]: a chunk of {count} records from plan index "
-                    f"{checkpoint.next_index} was not acknowledged: {reason}"
-                )
-            checkpoint.next_index += count
-            checkpoint.produced += count
-            checkpoint.produced_this_call += count
-            checkpoint.target_next_offset = acknowledged[-1] + 1
+            unsettled.append(count)
             pacer.wait(count, size)
-        checkpoint.done = exhausted
-        save(checkpoint)
+        settle(behind=1)
+    if unsettled:
+        kafka.flush(FLUSH_TIMEOUT_SECONDS)
+        settle(behind=0)
+    checkpoint.done = exhausted
+    save(checkpoint)
     return checkpoint
 
 
