@@ -31,6 +31,11 @@ HANDLERS = [
     "token_scopes",
     "topic_provisioner",
     "archive_replay",
+    # the other custom resources: deployed too, run once per stack operation, each run a cold start
+    "api_gateway_account",
+    "availability_zones",
+    "bootstrap_brokers",
+    "flink_deployer",
 ]
 TARGET = 1.10
 ROUNDS = 9
