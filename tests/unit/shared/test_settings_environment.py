@@ -43,11 +43,18 @@ def test_keyword_arguments_take_precedence(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(("text", "expected"), [("false", False), ("0", False), ("TRUE", True), ("1", True)])
-def test_booleans_read_as_pydantic_reads_them(
-    monkeypatch: pytest.MonkeyPatch, text: str, expected: bool
-) -> None:
+def test_booleans_true_false_one_zero(monkeypatch: pytest.MonkeyPatch, text: str, expected: bool) -> None:
     monkeypatch.setenv("PARTIAL_BATCH_RESPONSES", text)
     assert KafkaEventSourceSettings().partial_batch_responses is expected
+
+
+def test_other_boolean_words_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pydantic also read yes/no/on/off; msgspec refuses them, by name, rather than guess
+    monkeypatch.setenv("PARTIAL_BATCH_RESPONSES", "yes")
+    with pytest.raises(
+        ValidationError, match=r"Expected `bool`, got `str` - at `\$.PARTIAL_BATCH_RESPONSES`"
+    ):
+        KafkaEventSourceSettings()
 
 
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
