@@ -36,7 +36,7 @@ def _decode_other_types(expected: type, value: Any) -> Any:
 class _FromEnvironment(msgspec.StructMeta):
     """The settings classes' metaclass: constructing settings reads the environment and validates."""
 
-    def __call__(cls, **values: Any) -> Any:
+    def __call__(cls, **values: Any) -> Any:  # noqa: N805 - a metaclass method: the argument is the class
         environment = {name.lower(): value for name, value in os.environ.items()}
         document: dict[str, Any] = {}
         for field in msgspec.structs.fields(cast("type[msgspec.Struct]", cls)):
