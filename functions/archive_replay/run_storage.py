@@ -97,7 +97,7 @@ def offset_map_key(run_id: str, target_partition: int) -> str:
 
 
 def report_key(run_id: str) -> str:
-    """Verify's report; its existence means the run is complete."""
+    """Verify's report, written when every partition is verified; the run is complete when it says so."""
     return f"{run_prefix(run_id)}report.json"
 
 
