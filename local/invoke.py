@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,16 +107,29 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
         def context() -> LocalLambdaContext:
             return LocalLambdaContext(spec.logical_id, spec.timeout_seconds * 1000)
 
-        if function == REPLAY_FUNCTION and "request" in event:
-            bootstrap = overrides["KAFKA_BOOTSTRAP_SERVERS"]
-            run_steps_before(
-                event,
-                handler,
-                context,
-                spec.environment | overrides,
-                lambda topic, partitions: _create_topics(bootstrap, [topic], partitions),
-            )
+        prepare_replay_step(spec, overrides, event, handler, context)
         return handler(event, context())
+
+
+def prepare_replay_step(
+    spec: FunctionSpec,
+    overrides: dict[str, str],
+    event: dict[str, Any],
+    handler: Callable[[dict[str, Any], Any], Any],
+    context: Callable[[], Any],
+) -> None:
+    """For a step of the archive replay: its sample archive, its topics and the steps before it, run by
+    `handler` (`local.replay_world`); nothing for other functions."""
+    if spec.name != REPLAY_FUNCTION or "request" not in event:
+        return
+    bootstrap = overrides["KAFKA_BOOTSTRAP_SERVERS"]
+    run_steps_before(
+        event,
+        handler,
+        context,
+        spec.environment | overrides,
+        lambda topic, partitions: _create_topics(bootstrap, [topic], partitions),
+    )
 
 
 def main(argv: list[str]) -> int:
