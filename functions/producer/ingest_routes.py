@@ -10,71 +10,39 @@ Every record is checked before any is produced (all or nothing); then each gets 
 | 403 | topic not allowed |
 | 413 | a record over 1 MiB serialized, or a body over Lambda's 6 MB |
 | 503 | the brokers took no record and every error is retriable: retry after `Retry-After` seconds |
+
+The route here takes a request whose body msgspec accepts (request_json.decode_body), with a JSON content
+type; any other request goes to request_models' resolver, which validates it with Powertools and pydantic
+as the contract words it, and whose route docs/openapi.json is generated from. pydantic and Powertools'
+validation are then imported only when a request is refused, not at every cold start.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from http import HTTPStatus
-from typing import Annotated, Any, TypedDict
+from typing import Any, TypedDict
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic_core import from_json, to_json
 
 import record_producer
 from record_producer import Delivered, Failed, OutgoingRecord, ProducerSettings
-from request_json import (
-    MAX_RECORDS,
-    MAX_VALUE_LEVELS,
-    NON_FINITE_MESSAGE,
-    BodyProblem,
-    InvalidBodyError,
-    RecordBatch,
-    decode_body,
-    outgoing_records,
-)
+from request_json import NON_FINITE_MESSAGE, InvalidBodyError, RecordBatch, decode_body
 from streaming_common.observability import logger, metrics
 
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_BODY_BYTES = 6 * 1024 * 1024
-
-
-class RecordIn(BaseModel):
-    """One record to produce: `value` is any JSON (null makes a tombstone), headers are text."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    key: str | None = None
-    # Any JSON: the body is parsed JSON already, so Any admits exactly JSON values, without walking them.
-    value: Any
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class ProduceRequest(BaseModel):
-    """The request body: 1 to 500 records."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    records: Annotated[list[RecordIn], Field(min_length=1, max_length=MAX_RECORDS)]
-
-
-def _validated(body: Any) -> RecordBatch:
-    """The body as request_json.decode_body left it: a RecordBatch when it is valid, else parsed JSON that
-    ProduceRequest checks, raising the errors that name each field (or, rarely, accepts)."""
-    if isinstance(body, RecordBatch):
-        return body
-    request = ProduceRequest.model_validate(body)
-    return RecordBatch(outgoing_records(request.records))
-
-
-# The route receives a RecordBatch; the OpenAPI document describes the body with ProduceRequest.
-RequestBody = Annotated[
-    RecordBatch, Body(), PlainValidator(_validated, json_schema_input_type=ProduceRequest)
-]
+RECORDS_ROUTE = "/topics/<topic>/records"
+_TOPIC_NAME = r"[a-zA-Z0-9._-]{1,249}"
+TOPIC_PATTERN = f"^{_TOPIC_NAME}$"
+_TOPIC = re.compile(_TOPIC_NAME)
+# pydantic's words for a path parameter that does not match its pattern (request_models' route)
+TOPIC_MISMATCH = f"String should match pattern '{TOPIC_PATTERN}'"
+INVALID_BODY = "invalid request body: nothing was produced"
 
 
 # The answers the route builds (200 and 207), typed so that mypy holds the code to the shapes the OpenAPI
@@ -102,50 +70,80 @@ class ProduceResponse(TypedDict):
     records: list[RecordWritten | RecordFailed]
 
 
-class FieldError(BaseModel):
-    """One problem in the request, named by its place (for example `records[3].value`)."""
+class FieldErrorEntry(TypedDict):
+    """One entry of a refusal's `errors`, as request_models.FieldError documents it."""
 
     field: str
     message: str
 
 
-class ErrorResponse(BaseModel):
-    """A request that was refused as a whole."""
+class _Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver without validation; its OpenAPI document is request_models' resolver's."""
 
-    message: str
-    errors: list[FieldError] = Field(default_factory=list)
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """The OpenAPI document of request_models' route, which declares the request and error models."""
+        from request_models import resolver as validating  # noqa: PLC0415 - pydantic: only for the document
+
+        return validating.get_openapi_schema(*args, **kwargs)
 
 
-# The body is read by request_json before the model sees it: strict JSON, bounded depth, fields named.
-# Powertools hands what decode_body returns to _validated as it is (its type says dict: parsed JSON only).
-resolver = APIGatewayRestResolver(
-    enable_validation=True,
-    json_body_deserializer=decode_body,  # type: ignore[arg-type]
-)
-INVALID_BODY = "invalid request body: nothing was produced"
+resolver = _Resolver()
+
+
+def __getattr__(name: str) -> Any:
+    """`ProduceRequest`, the request model, from request_models (imported when first asked for)."""
+    if name == "ProduceRequest":
+        import request_models  # noqa: PLC0415 - pydantic: only when asked for
+
+        return request_models.ProduceRequest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def handle(event: dict[str, Any], context: Any, settings: ProducerSettings) -> dict[str, Any]:
-    """Answer one API Gateway request with the routes below, under `settings`."""
+    """Answer one API Gateway request with the routes below, under `settings`; a request they do not take,
+    with request_models' resolver."""
+    batch = _accepted_batch(event)
+    if batch is None:
+        from request_models import resolver as validating  # noqa: PLC0415 - pydantic: only when refusing
+
+        validating.append_context(settings=settings)  # type: ignore[no-untyped-call]
+        return validating.resolve(event, context)
     # Powertools clears the context once the request is answered.
-    resolver.append_context(settings=settings)  # type: ignore[no-untyped-call]
+    resolver.append_context(settings=settings, batch=batch)  # type: ignore[no-untyped-call]
     return resolver.resolve(event, context)
 
 
-def _error(
+def _accepted_batch(event: dict[str, Any]) -> RecordBatch | None:
+    """The body's records when msgspec accepts the body and Powertools would read it as JSON (no content
+    type, or application/json); else None."""
+    request = APIGatewayProxyEvent(event)
+    content_type = request.headers.get("content-type", "").strip()
+    if content_type and not content_type.startswith(content_types.APPLICATION_JSON):
+        return None
+    try:
+        body = request.decoded_body
+        batch = decode_body(body) if body else None
+    except (InvalidBodyError, ValueError):  # ValueError: base64 or UTF-8 that does not decode
+        return None
+    return batch if isinstance(batch, RecordBatch) else None
+
+
+def error_response(
     status: HTTPStatus,
     message: str,
-    errors: list[FieldError] | None = None,
+    errors: list[FieldErrorEntry] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
+    """A refusal: request_models.ErrorResponse's JSON, written by the same serializer as the model's."""
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
-    body = ErrorResponse(message=message, errors=errors or []).model_dump_json()
+    body = to_json({"message": message, "errors": errors or []}).decode()
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
     )
 
 
-def _field_name(location: tuple[Any, ...]) -> str:
+def field_name(location: tuple[Any, ...]) -> str:
+    """A place in the request as the errors name it: `records[3].value`, `path.topic`, `body`."""
     parts = [part for part in location if part != "body"]
     name = ""
     for part in parts:
@@ -153,38 +151,7 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return name or "body"
 
 
-@resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def invalid_body(error: RequestValidationError) -> Response[str]:
-    """400 naming every bad field; nothing was produced."""
-    errors = [
-        FieldError(
-            field="body" if e["type"] == "json_invalid" else _field_name(tuple(e["loc"])),
-            message=str(e.get("msg", e["type"])),
-        )
-        for e in error.errors()
-    ]
-    return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, errors)
-
-
-@resolver.exception_handler(InvalidBodyError)  # type: ignore[untyped-decorator]
-def unreadable_body(error: InvalidBodyError) -> Response[str]:
-    """400 naming every field that is not strict JSON, not Unicode text or nested too deep."""
-    return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, [_problem_error(p) for p in error.problems])
-
-
-def _problem_error(problem: BodyProblem) -> FieldError:
-    """The field is at most `records[i].value`; a place inside the value goes in the message, as the start
-    of a JSON Pointer (RFC 6901)."""
-    path, message = problem
-    value_path, inside = path[:3], path[3:]
-    if inside and value_path[0] == "records" and value_path[2] == "value":
-        pointer = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in inside[:10])
-        message += f" (at {pointer}{'/...' if len(inside) > 10 else ''})"
-        path = value_path
-    return FieldError(field=_field_name(path), message=message)
-
-
-def _unstorable(outgoing: list[OutgoingRecord], values: bytes) -> list[FieldError]:
+def _unstorable(outgoing: list[OutgoingRecord], values: bytes) -> list[FieldErrorEntry]:
     """What parses but cannot be stored as sent: a NUL in a header name (librdkafka cuts the name there)
     and a number that overflowed to infinity (written as `Infinity`, which is not JSON). `values`: every
     value joined, searched once (for a capital I first: memchr finds a byte many times faster than a word);
@@ -192,7 +159,7 @@ def _unstorable(outgoing: list[OutgoingRecord], values: bytes) -> list[FieldErro
     errors = []
     if "\x00" in "".join([name for _, _, headers in outgoing for name, _ in headers]):
         errors += [
-            FieldError(
+            FieldErrorEntry(
                 field=f"records[{index}].headers",
                 message=f"header name {position} holds NUL (\\u0000), where Kafka clients cut header names",
             )
@@ -202,7 +169,7 @@ def _unstorable(outgoing: list[OutgoingRecord], values: bytes) -> list[FieldErro
         ]
     if b"I" in values and b"Infinity" in values:
         errors += [
-            FieldError(field=f"records[{index}].value", message=NON_FINITE_MESSAGE)
+            FieldErrorEntry(field=f"records[{index}].value", message=NON_FINITE_MESSAGE)
             for index, (_, value, _) in enumerate(outgoing)
             if value is not None and b"Infinity" in value and not _strict_json(value)
         ]
@@ -217,13 +184,13 @@ def _strict_json(value: bytes) -> bool:
     return True
 
 
-def _too_large(outgoing: list[OutgoingRecord], payload_bytes: int) -> list[FieldError]:
+def _too_large(outgoing: list[OutgoingRecord], payload_bytes: int) -> list[FieldErrorEntry]:
     """Records over MAX_RECORD_BYTES; `payload_bytes`: every key and value together."""
     headers_bytes = sum([len(name) + len(text) for _, _, headers in outgoing for name, text in headers])
     if payload_bytes + headers_bytes <= MAX_RECORD_BYTES:
         return []  # no record is over the limit when all of them together are not
     return [
-        FieldError(
+        FieldErrorEntry(
             field=f"records[{index}]", message=f"{size} bytes serialized; the limit is {MAX_RECORD_BYTES}"
         )
         for index, (key, value, headers) in enumerate(outgoing)
@@ -232,55 +199,30 @@ def _too_large(outgoing: list[OutgoingRecord], payload_bytes: int) -> list[Field
     ]
 
 
-@resolver.post(
-    "/topics/<topic>/records",
-    summary="Produce records to a topic",
-    responses={
-        200: {
-            "description": "Every record was written",
-            "content": {"application/json": {"model": ProduceResponse}},
-        },
-        207: {
-            "description": "Some records failed",
-            "content": {"application/json": {"model": ProduceResponse}},
-        },
-        400: {
-            "description": "Invalid body: nothing was produced; `errors` name each field "
-            "(`records[3].value`). Besides the model: strict JSON (RFC 8259: no NaN or Infinity, no number "
-            "beyond a double's range), strings and names that are Unicode text (no unpaired surrogate "
-            f"escapes), values nested at most {MAX_VALUE_LEVELS} levels, header names without NUL",
-            "content": {"application/json": {"model": ErrorResponse}},
-        },
-        403: {"description": "Topic not allowed", "content": {"application/json": {"model": ErrorResponse}}},
-        413: {
-            "description": f"A record over {MAX_RECORD_BYTES} bytes serialized, "
-            f"or a body over {MAX_BODY_BYTES} bytes",
-            "content": {"application/json": {"model": ErrorResponse}},
-        },
-        503: {
-            "description": "The brokers took no record and every error is retriable: "
-            "retry after `Retry-After`",
-            "content": {"application/json": {"model": ErrorResponse}},
-        },
-    },
-)
-def produce_records(
-    topic: Annotated[str, Path(pattern=r"^[a-zA-Z0-9._-]{1,249}$")],
-    request: RequestBody,
+@resolver.post(RECORDS_ROUTE)
+def produce_records(topic: str) -> Response[str]:
+    """The records handle() accepted, to the topic of the path when its name is one Kafka takes."""
+    if not _TOPIC.fullmatch(topic):
+        errors: list[FieldErrorEntry] = [{"field": "path.topic", "message": TOPIC_MISMATCH}]
+        return error_response(HTTPStatus.BAD_REQUEST, INVALID_BODY, errors)
+    batch: RecordBatch = resolver.context["batch"]
+    return answer(topic, batch.records, resolver.context["settings"], resolver.current_event.body)
+
+
+def answer(
+    topic: str, outgoing: list[OutgoingRecord], settings: ProducerSettings, body: str | None
 ) -> Response[str]:
-    """Validate the whole batch, produce it, and answer for every record."""
-    settings: ProducerSettings = resolver.context["settings"]
+    """Check the records of a valid body (`body`: as sent), produce them, and answer for every record."""
     if not settings.topic_allowed(topic):
-        return _error(HTTPStatus.FORBIDDEN, f"topic {topic!r} is not open to producers")
-    if len(resolver.current_event.body or "") > MAX_BODY_BYTES:
-        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
-    outgoing = request.records
+        return error_response(HTTPStatus.FORBIDDEN, f"topic {topic!r} is not open to producers")
+    if len(body or "") > MAX_BODY_BYTES:
+        return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
     values = b"".join([value for _, value, _ in outgoing if value is not None])
     if unstorable := _unstorable(outgoing, values):
-        return _error(HTTPStatus.BAD_REQUEST, INVALID_BODY, unstorable)
+        return error_response(HTTPStatus.BAD_REQUEST, INVALID_BODY, unstorable)
     payload_bytes = len(values) + sum([len(key) for key, _, _ in outgoing if key is not None])
     if too_large := _too_large(outgoing, payload_bytes):
-        return _error(
+        return error_response(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             "records over the size limit: nothing was produced",
             too_large,
@@ -300,12 +242,12 @@ def produce_records(
 
     if failed and len(failed) == len(outcomes) and all(f.retriable for f in failed):
         logger.warning("brokers unavailable", extra={"topic": topic, "error": failed[0].error_code})
-        return _error(
+        return error_response(
             HTTPStatus.SERVICE_UNAVAILABLE,
             f"the brokers are unavailable ({failed[0].error_code})",
             headers={"Retry-After": str(settings.retry_after_seconds)},
         )
-    answer: ProduceResponse = {
+    reply: ProduceResponse = {
         "failedRecordCount": len(failed),
         "records": [
             {"partition": o.partition, "offset": o.offset}
@@ -316,5 +258,5 @@ def produce_records(
     }
     status = HTTPStatus.MULTI_STATUS if failed else HTTPStatus.OK
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=to_json(answer).decode()
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=to_json(reply).decode()
     )

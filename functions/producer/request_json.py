@@ -14,7 +14,7 @@ limit falls exactly at `MAX_VALUE_LEVELS`. Only when that parse fails is the bod
 name the fields at fault (`find_problems`).
 
 The parsed body is then checked against the request model by msgspec (`decode_body`), several times faster
-than pydantic; only a body that msgspec refuses goes to the pydantic model (ingest_routes.ProduceRequest), so
+than pydantic; only a body that msgspec refuses goes to the pydantic model (request_models.ProduceRequest), so
 that every 400 names the same fields in the same words.
 """
 
@@ -86,7 +86,7 @@ def parse_body(text: str) -> Any:
 
 class RecordBatch:
     """The records of a body that holds nothing refused, as Kafka gets them. A plain class: pydantic
-    describes the body with the request model (ingest_routes), not with this."""
+    describes the body with the request model (request_models), not with this."""
 
     __slots__ = ("records",)
 
@@ -133,7 +133,7 @@ class _Record(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True):
-    """What ingest_routes.ProduceRequest accepts, checked by msgspec in a fraction of pydantic's time."""
+    """What request_models.ProduceRequest accepts, checked by msgspec in a fraction of pydantic's time."""
 
     records: Annotated[list[_Record], msgspec.Meta(min_length=1, max_length=MAX_RECORDS)]
 

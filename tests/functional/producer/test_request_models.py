@@ -1,5 +1,5 @@
 """The producer checks a body twice over only when it is invalid: msgspec (request_json.decode_body) accepts
-exactly what the request model (ingest_routes.ProduceRequest, from which docs/openapi.json is generated)
+exactly what the request model (request_models.ProduceRequest, from which docs/openapi.json is generated)
 accepts, and gives the same bytes for Kafka; whatever msgspec refuses is named by the model."""
 
 from __future__ import annotations
