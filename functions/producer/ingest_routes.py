@@ -90,15 +90,6 @@ class _Resolver(APIGatewayRestResolver):
 resolver = _Resolver()
 
 
-def __getattr__(name: str) -> Any:
-    """`ProduceRequest`, the request model, from request_models (imported when first asked for)."""
-    if name == "ProduceRequest":
-        import request_models  # noqa: PLC0415 - pydantic: only when asked for
-
-        return request_models.ProduceRequest
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def handle(event: dict[str, Any], context: Any, settings: ProducerSettings) -> dict[str, Any]:
     """Answer one API Gateway request with the routes below, under `settings`; a request they do not take,
     with request_models' resolver."""

@@ -32,7 +32,7 @@ def test_the_schema_is_valid_draft_4() -> None:
 
 @pytest.mark.parametrize("name", sorted(BODIES | EXTRA_BODIES))
 def test_gateway_and_function_accept_and_refuse_the_same_bodies(name: str) -> None:
-    from ingest_routes import ProduceRequest
+    from request_models import ProduceRequest
 
     body = (BODIES | EXTRA_BODIES)[name]
     gateway_accepts = Draft4Validator(SCHEMA).is_valid(json.loads(body))

@@ -70,8 +70,8 @@ BODIES = st.one_of(
 
 
 def _model_verdict(body: Any) -> tuple[bool, Any]:
-    from ingest_routes import ProduceRequest
     from request_json import outgoing_records
+    from request_models import ProduceRequest
 
     try:
         return True, outgoing_records(ProduceRequest.model_validate(body).records)
