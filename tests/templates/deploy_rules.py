@@ -1900,6 +1900,36 @@ def state_machine_role_can_log_and_trace(template: TemplateUnderTest) -> list[st
     return sorted(set(messages))
 
 
+_STACK_KAFKA_ARN = ":kafka:${AWS::Region}:${AWS::AccountId}:"
+
+
+def kafka_arns_follow_the_cluster(template: TemplateUnderTest) -> list[str]:
+    """kafka-arns-follow-the-cluster: a template that attaches to a cluster given as a parameter
+    (`ClusterArn`, `SourceClusterArn`) builds its topic, group and transactional-id ARNs from that cluster's
+    ARN, not from the stack's `${AWS::Region}:${AWS::AccountId}`: an existing cluster may be in another
+    account (MSK multi-VPC private connectivity, a cluster policy), and a resource ARN of the wrong account
+    matches nothing, so every kafka-cluster action on it is denied."""
+    parameters = template.source.get("Parameters", {})
+    if not {"ClusterArn", "SourceClusterArn"} & set(parameters):
+        return []
+    messages = []
+    for logical_id, resource in template.translated.get("Resources", {}).items():
+        for node in _walk(resource):
+            function = _function(node)
+            if not function or function[0] != "Fn::Sub":
+                continue
+            text = function[1][0] if isinstance(function[1], list) else function[1]
+            if isinstance(text, str) and _STACK_KAFKA_ARN in text:
+                messages.append(
+                    template.message(
+                        logical_id,
+                        f"{text!r} builds a kafka ARN with the stack's region and account; take them "
+                        "from the cluster's ARN (its first five ':' fields)",
+                    )
+                )
+    return messages
+
+
 RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "kms-context-matches-bucket-key": kms_context_matches_bucket_key,
     "no-suffix-on-log-group-arn": no_suffix_on_log_group_arn,
@@ -1926,4 +1956,5 @@ RULES: dict[str, Callable[[TemplateUnderTest], list[str]]] = {
     "lambda-task-timeouts-cover-the-function": lambda_task_timeouts_cover_the_function,
     "state-machine-tasks-invoke-own-functions": state_machine_tasks_invoke_own_functions,
     "state-machine-role-can-log-and-trace": state_machine_role_can_log_and_trace,
+    "kafka-arns-follow-the-cluster": kafka_arns_follow_the_cluster,
 }

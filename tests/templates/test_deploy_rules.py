@@ -228,3 +228,11 @@ def test_state_machine_role_can_log_and_trace(path: Path) -> None:
 def test_every_rule_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert {function.__name__ for function in rules.RULES.values()} <= tested
+
+
+@each_template
+def test_kafka_arns_follow_the_cluster(path: Path) -> None:
+    """kafka-arns-follow-the-cluster. Source: Amazon MSK Developer Guide, "IAM access control" / "Resources"
+    (arn:aws:kafka:region:account-id:topic/cluster-name/cluster-uuid/topic-name: the cluster's own region and
+    account) and "Cross-account access" (a cluster policy grants another account's principals)."""
+    assert rules.kafka_arns_follow_the_cluster(template(path)) == []

@@ -957,3 +957,21 @@ def test_a_state_machine_logging_outside_vended_logs_is_caught() -> None:
     # And a generated name is caught the same way
     group.pop("LogGroupName")
     assert reported(rules.state_machine_role_can_log_and_trace(template), MACHINE, "StateMachineLogGroup")
+
+
+# --------------------------------------------------------------------------- kafka-arns-follow-the-cluster
+def test_a_kafka_arn_with_the_stacks_account_is_caught() -> None:
+    # Given the consumer reads its topic through an ARN built from the stack's region and account
+    template = real(KAFKA_FUNCTION)
+    read = statement(template.translated, "ReadTheTopicPolicy", "ReadTheTopic")
+    read["Resource"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:kafka:${AWS::Region}:${AWS::AccountId}:topic/cluster/uuid/orders"
+    }
+    # Then it is reported: the existing cluster may be in another account
+    assert reported(rules.kafka_arns_follow_the_cluster(template), "ReadTheTopicPolicy", "stack's region")
+
+
+def test_a_template_that_creates_its_cluster_may_use_the_stacks_account() -> None:
+    template = real("nested/msk-cluster.yaml")
+    assert "ClusterArn" not in template.source.get("Parameters", {})
+    assert rules.kafka_arns_follow_the_cluster(template) == []
