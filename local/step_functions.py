@@ -19,10 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
-    ResultWriter,
-)
-
 # An interpreter that runs with `execute_state_machine` keeps its state machines in a backend of its own:
 # the configuration is set before any state machine is created.
 INTERPRETER_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
@@ -42,20 +38,6 @@ def enable_interpreter(endpoint: str) -> None:
     with urllib.request.urlopen(request, timeout=10):
         pass
     os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]
-    ResultWriter._eval_body = _result_writer_body  # type: ignore[method-assign]
-
-
-def _result_writer_body(self: ResultWriter, env: Any) -> None:
-    """A Distributed Map's ResultWriter with its Parameters' paths (`Prefix.$`, `Bucket.$`) read from the
-    Map state's input, as Step Functions reads them; moto 5.2.5 reads them from the Map's results (then
-    `$.runId` is "not found"). The results stay where moto's S3 writer takes them from."""
-    results = env.stack.pop()
-    env.stack.append(env.states.get_input())
-    self.parargs.eval(env=env)
-    parameters = env.stack.pop()
-    env.stack.pop()
-    env.stack += [results, parameters]
-    self.resource_eval.eval_resource(env=env)
 
 
 def definition_text(definition: dict[str, Any], substitutions: dict[str, Any]) -> str:
